@@ -1,0 +1,83 @@
+"""Datasets: what the trainer and the plugins may rely on.
+
+A dataset is held as uint8 images of shape (N, C, H, W) and int64 labels of shape (N,), split into
+train and test. The trainer scales images to [-1, 1] on the device with :func:`to_unit_range`, the
+tutorial's ``(x - 127.5) / 127.5``. The image shape and the class count travel to the plugins in a
+:class:`DatasetSpec`; nothing in ganlab assumes 28x28 or 10 classes.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ganlab.errors import DataError
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a plugin needs to know about the data to build its networks."""
+
+    name: str
+    image_shape: tuple[int, int, int]  # (channels, height, width)
+    num_classes: int
+    class_names: tuple[str, ...]
+
+
+@dataclass
+class Dataset:
+    """A whole dataset in memory: uint8 images (N, C, H, W) and int64 labels (N,)."""
+
+    spec: DatasetSpec
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels 0..255 -> float32 in [-1, 1], as the tutorial scales them."""
+    return (images.float() - 127.5) / 127.5
+
+
+def from_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """float images in [-1, 1] -> uint8 pixels 0..255 (the inverse of :func:`to_unit_range`)."""
+    return (images.clamp(-1, 1) * 127.5 + 127.5).round().to(torch.uint8)
+
+
+# Each dataset's loader, as "module:function" inside ganlab.data, imported only when asked for.
+# A loader takes ``path`` (or None) and its own keyword options, and returns a Dataset.
+_LOADERS = {
+    "mnist": "mnist:load_mnist",
+}
+
+
+def dataset_names() -> tuple[str, ...]:
+    """The names :func:`load_dataset` knows."""
+    return tuple(_LOADERS)
+
+
+def load_dataset(name: str = "mnist", path: str | os.PathLike | None = None, **options) -> Dataset:
+    """Load a dataset by name: uint8 images (N, C, H, W), int64 labels, a train/test split.
+
+    :param path: the file or folder to read (``--data``); for ``mnist`` a Keras-format ``mnist.npz``
+        to use instead of the cache. Without it, MNIST comes from the cache or is acquired and
+        verified (see :mod:`ganlab.data.mnist`).
+    :param options: dataset-specific settings.
+    :raises ganlab.errors.DataError: unknown name or option, or data that cannot be found or read.
+    """
+    if name not in _LOADERS:
+        raise DataError(f"Unknown dataset {name!r}. Known datasets: {', '.join(_LOADERS)}.")
+    module, function = _LOADERS[name].split(":")
+    loader = getattr(importlib.import_module(f"ganlab.data.{module}"), function)
+    try:
+        inspect.signature(loader).bind(path, **options)
+    except TypeError:
+        allowed = [p for p in inspect.signature(loader).parameters if p != "path"]
+        raise DataError(f"The {name} dataset does not take the option(s) {', '.join(options)}; "
+                        f"it takes: {', '.join(allowed) or 'none'}.") from None
+    return loader(path, **options)

@@ -1,0 +1,78 @@
+"""Where datasets are kept between runs, and how files get there without ever being half-written.
+
+The cache folder is ``$GANLAB_DATA`` when set, else ``ganlab`` under the user's cache folder
+(``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux and macOS, ``%LOCALAPPDATA%`` on Windows).
+
+Every file is written atomically: to a temporary file in the same folder, flushed to disk, then renamed
+over the final name with :func:`os.replace`. A crash or a Ctrl-C leaves either the old file or the new
+one, never a truncated file that a later run would mistake for a good one.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from ganlab.errors import DataError
+
+
+def cache_dir() -> Path:
+    """The folder ganlab keeps datasets in (not created here)."""
+    if os.environ.get("GANLAB_DATA"):
+        return Path(os.environ["GANLAB_DATA"]).expanduser()
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "ganlab" / "Cache"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "ganlab"
+
+
+def cache_path(filename: str) -> Path:
+    """The path of ``filename`` in the cache folder."""
+    return cache_dir() / filename
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    Raises :class:`DataError` when the folder cannot be created or written.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise DataError(
+            f"Cannot write to {path.parent} ({e.strerror or e}). Make the folder writable, or point "
+            "GANLAB_DATA at a folder you can write to."
+        ) from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; use the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """Save arrays with :func:`numpy.savez` to ``path`` atomically (uncompressed: fast to load)."""
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
