@@ -1,0 +1,140 @@
+"""The ``ganlab`` command line. Each command is a thin layer over the public Python functions that the
+tutorials and the tests call too; user errors become a one-paragraph message, never a traceback."""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from ganlab import __version__
+from ganlab.config import D_UPDATE_MODES, RunConfig
+from ganlab.errors import GanlabError
+
+
+def user_errors(command):
+    """Turn a GanlabError raised anywhere below a command into click's clean error output."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except GanlabError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def parse_settings(values: tuple[str, ...]) -> dict[str, str]:
+    """``("gp_weight=5", ...)`` -> ``{"gp_weight": "5"}``; the plugin's declaration converts the value."""
+    settings = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE, e.g. --set d_dropout=0.3", param_hint="--set")
+        settings[name.strip()] = value.strip()
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ganlab")
+def cli():
+    """Train, sample, compare and extend GANs. Start with: ganlab run --variant cgan"""
+
+
+positive = click.IntRange(min=1)
+defaults = RunConfig()
+
+
+@cli.command()
+@click.option("--variant", default=defaults.variant, show_default=True,
+              help="Plugin(s) to train; a+b asks a first, then b (see `ganlab variants`).")
+@click.option("--plugin", "plugin_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Load a plugin from a .py file (its name is the file's stem). Repeatable.")
+@click.option("--dataset", default=defaults.dataset, show_default=True, help="Dataset name.")
+@click.option("--data", "data_path", type=click.Path(dir_okay=True), help="Use this data file instead of the cache.")
+@click.option("--steps", type=positive, default=defaults.steps, show_default=True,
+              help="Training steps (the tutorial calls them epochs: one batch each).")
+@click.option("--batch-size", type=positive, default=defaults.batch_size, show_default=True)
+@click.option("--latent-dim", type=positive, default=defaults.latent_dim, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=defaults.lr, show_default=True)
+@click.option("--d-update", type=click.Choice(D_UPDATE_MODES), default=defaults.d_update, show_default=True,
+              help="joint: one D step on the mean loss; separate: the tutorial's real then fake steps.")
+@click.option("--sample-every", type=positive, default=defaults.sample_every, show_default=True)
+@click.option("--checkpoint-every", type=click.IntRange(min=0), default=defaults.checkpoint_every,
+              show_default=True, help="0 = only the final checkpoint.")
+@click.option("--log-every", type=positive, default=defaults.log_every, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Make the run reproducible.")
+@click.option("--device", default=defaults.device, show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/<variant>-<time>].")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help="A plugin setting. Repeatable.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@user_errors
+def run(quiet, settings, **options):
+    """Train a GAN variant and write a run folder."""
+    from ganlab.trainer import train
+
+    options["plugin_files"] = list(options["plugin_files"])
+    config = RunConfig(**options)
+    result = train(config, quiet=quiet, overrides=parse_settings(settings))
+    if not quiet:
+        click.echo(f"Run folder: {result.folder.path}  (samples/, final_grid.png, losses.csv, "
+                   f"loss_curve.png, checkpoints/)")
+        click.echo(f"Draw new samples: ganlab sample {result.folder.path} --out samples.png")
+    if result.interrupted:
+        sys.exit(130)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="A .png grid or .npz arrays.")
+@click.option("--n", type=positive, default=None, help="How many samples [default: 100].")
+@click.option("--label", type=click.IntRange(min=0), default=None, help="Draw only this class.")
+@click.option("--per-class", type=positive, default=None, help="Draw M samples of every class.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="A checkpoint file [default: the latest].")
+@click.option("--device", default="cpu", show_default=True)
+@user_errors
+def sample(run_dir, out, n, label, per_class, seed, checkpoint, device):
+    """Draw samples from a trained run into a PNG grid or an NPZ file."""
+    from ganlab.sampling import sample_from_run
+
+    if Path(out).suffix.lower() not in (".png", ".npz"):
+        raise click.BadParameter(f"{out} must end in .png (a grid) or .npz (arrays).", param_hint="--out")
+    if label is not None and per_class is not None:
+        raise click.UsageError("Give --label or --per-class, not both.")
+    if per_class is not None and n is not None:
+        raise click.UsageError("--per-class M draws M samples of each class; leave out --n.")
+    count = sample_from_run(run_dir, out, n=n, label=label, per_class=per_class, seed=seed,
+                            checkpoint=checkpoint, device=device)
+    click.echo(f"Wrote {count} samples to {out}")
+
+
+@cli.command()
+@click.option("--verbose", "-v", is_flag=True, help="Also show each plugin's hooks and settings.")
+@click.option("--plugin", "plugin_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Also list the plugin in this .py file.")
+@user_errors
+def variants(verbose, plugin_files):
+    """List the installed variants (plugins), what they are and where they come from."""
+    from ganlab.plugins import discover_plugins
+
+    sources = discover_plugins(plugin_files)
+    width = max((len(name) for name in sources), default=0)
+    for name, source in sorted(sources.items()):
+        click.echo(f"{name:<{width}}  {source.description}")
+        click.echo(f"{'':<{width}}  from {source.origin}")
+        if verbose:
+            click.echo(f"{'':<{width}}  hooks: {', '.join(h.removeprefix('ganlab_') for h in source.hooks)}")
+            declared = getattr(source.module, "ganlab_settings", None)
+            for setting, (default, help_text) in ((declared() if declared else None) or {}).items():
+                click.echo(f"{'':<{width}}  --set {setting}={default!r}  {help_text}")
+
+
+def main() -> None:
+    cli(prog_name="ganlab")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""The settings of one training run.
+
+The defaults are the tutorial's. It counts "epochs", but each of its epochs is a single batch of 32
+images, i.e. one training *step*; ganlab says "step" throughout.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganlab.errors import ConfigError
+
+D_UPDATE_MODES = ("joint", "separate")
+
+
+@dataclass
+class RunConfig:
+    # What to train
+    variant: str = "cgan"  # plugin name(s); "a+b" asks a first, then b
+    plugin_files: list[str] = field(default_factory=list)  # extra plugins loaded from .py files
+    dataset: str = "mnist"
+    data_path: str | None = None  # a dataset file; None = the cache, downloading if needed
+    settings: dict[str, Any] = field(default_factory=dict)  # plugin settings (``--set k=v``)
+
+    # How long, and how (the tutorial's numbers)
+    steps: int = 20_000  # the tutorial's "epochs": one batch each
+    batch_size: int = 32
+    latent_dim: int = 100
+    lr: float = 2e-4  # Adam, for both networks
+    beta1: float = 0.5
+    beta2: float = 0.999
+    # "joint": one Adam step on the mean of the real and the fake loss (PyTorch-GAN and most ports).
+    # "separate": the tutorial's two train_on_batch calls, an Adam step on real then one on fake.
+    d_update: str = "joint"
+
+    # What to record
+    sample_every: int = 200  # a sample grid every N steps, from one fixed noise batch
+    checkpoint_every: int = 2_000  # 0 = only the final checkpoint
+    log_every: int = 100  # read losses back from the device every N steps
+
+    # Where and how to run
+    seed: int | None = None  # None = draw one (it is saved in config.json)
+    device: str = "auto"  # auto = cuda, then mps, then cpu
+    out: str | None = None  # run folder; None = runs/<variant>-<timestamp>
+
+    def validate(self) -> RunConfig:
+        """Check every value; raise ConfigError naming the setting and its allowed range."""
+        for name in ("steps", "batch_size", "latent_dim", "sample_every", "log_every"):
+            _require_positive_int(name, getattr(self, name))
+        if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
+            raise ConfigError(
+                f"checkpoint_every must be 0 (final checkpoint only) or a positive number of "
+                f"steps, not {self.checkpoint_every!r}."
+            )
+        for name in ("lr", "beta1", "beta2"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not (value > 0 if name == "lr" else 0 <= value < 1):
+                allowed = "a positive number" if name == "lr" else "a number in [0, 1)"
+                raise ConfigError(f"{name} must be {allowed}, not {value!r}.")
+        if self.d_update not in D_UPDATE_MODES:
+            raise ConfigError(
+                f"d_update must be one of {', '.join(D_UPDATE_MODES)}, not {self.d_update!r}."
+            )
+        if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
+            raise ConfigError(f"seed must be a non-negative integer, not {self.seed!r}.")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        """Rebuild a config, rejecting unknown keys by name (a typo must not pass silently)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"Unknown setting(s) {', '.join(unknown)}. Known settings: {', '.join(sorted(known))}."
+            )
+        return cls(**values)
+
+
+def _require_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name} must be a positive whole number, not {value!r}.")

@@ -1,0 +1,26 @@
+"""User-facing errors.
+
+Anything a user can cause (a bad option, a missing file, a plugin that breaks the contract) raises a
+subclass of :class:`GanlabError` whose text is one paragraph: what is wrong and how to fix it. The CLI
+turns these into a clean message and a non-zero exit code instead of a traceback.
+"""
+
+
+class GanlabError(Exception):
+    """Base class of every error whose message is meant for the user."""
+
+
+class ConfigError(GanlabError):
+    """A setting is unknown or out of range."""
+
+
+class DataError(GanlabError):
+    """A dataset could not be found, downloaded, verified or read."""
+
+
+class PluginError(GanlabError):
+    """A plugin failed to load or broke the plugin contract."""
+
+
+class CheckpointError(GanlabError):
+    """A run folder or checkpoint is missing, corrupt or does not match."""

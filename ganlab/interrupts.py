@@ -1,0 +1,39 @@
+"""Stopping a run cleanly: the first Ctrl-C (or SIGTERM) asks the loop to stop after the current step.
+
+Stopping *between* steps matters: a checkpoint taken in the middle of a step (D updated, G not yet)
+could not be resumed exactly. A second Ctrl-C stops at once; the last checkpoint on disk is intact,
+because every checkpoint is written atomically.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from typing import Iterator
+
+
+class StopRequest:
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal_name = ""
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:  # the second time: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+        self.signal_name = signal.Signals(signum).name
+        print(f"\n{self.signal_name} received: stopping after this step and saving a checkpoint "
+              f"(press Ctrl-C again to stop at once).", flush=True)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        """Catch SIGINT and SIGTERM while the block runs (only possible in the main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -1,0 +1,194 @@
+"""The run folder: everything a run writes, and everything needed to rebuild it.
+
+    runs/cgan-20261128-101500/
+      config.json              every setting, the dataset's shape, versions, device
+      losses.csv               step, d_loss, g_loss, d_real_acc, d_fake_acc (one row per step)
+      loss_curve.png           D and G losses against steps
+      samples/step_000200.png  the fixed-noise grid every ``sample_every`` steps
+      final_grid.png           10 samples per class (row = class) from the final generator
+      checkpoints/step_020000.pt  networks, optimizers, RNG states; ``torch.load(weights_only=True)``
+
+Every file is written atomically (see :mod:`ganlab.files`).
+"""
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import os
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganlab import __version__
+from ganlab.config import RunConfig
+from ganlab.data import DatasetSpec
+from ganlab.errors import CheckpointError, ConfigError
+from ganlab.files import atomic_save, atomic_write_json, atomic_write_text
+
+CHECKPOINT_FORMAT = 1
+LOSS_COLUMNS = ("step", "d_loss", "g_loss", "d_real_acc", "d_fake_acc")
+_CHECKPOINT_NAME = re.compile(r"step_(\d+)\.pt$")
+
+
+def default_run_dir(variant: str) -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{variant.replace('+', '_')}-{stamp}"
+
+
+class RunFolder:
+    """Paths inside one run folder, and the readers and writers of its files."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.config_file = self.path / "config.json"
+        self.losses_file = self.path / "losses.csv"
+        self.loss_curve_file = self.path / "loss_curve.png"
+        self.final_grid_file = self.path / "final_grid.png"
+        self.samples_dir = self.path / "samples"
+        self.checkpoints_dir = self.path / "checkpoints"
+
+    @classmethod
+    def create(cls, path: str | os.PathLike) -> RunFolder:
+        """Make a new, writable run folder; refuse one that already holds a run."""
+        folder = cls(path)
+        if folder.config_file.exists():
+            raise ConfigError(
+                f"--out {folder.path} already holds a run. Choose another --out, or delete that "
+                f"folder first."
+            )
+        try:
+            folder.samples_dir.mkdir(parents=True, exist_ok=True)
+            folder.checkpoints_dir.mkdir(exist_ok=True)
+            probe = folder.path / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot write the run folder --out {folder.path}: {exc.strerror or exc}. Choose a "
+                f"folder you can write to."
+            ) from None
+        return folder
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> RunFolder:
+        folder = cls(path)
+        if not folder.config_file.is_file():
+            raise CheckpointError(
+                f"{folder.path} is not a ganlab run folder (it has no config.json). Give the folder "
+                f"that `ganlab run` printed, e.g. runs/cgan-20261128-101500."
+            )
+        return folder
+
+    # ---- config.json ----------------------------------------------------------------------------
+    def write_config(self, config: RunConfig, spec: DatasetSpec, conditional: bool, device: str) -> None:
+        atomic_write_json(self.config_file, {
+            "config": config.to_dict(),
+            "dataset": asdict(spec),
+            "conditional": conditional,
+            "device": device,
+            "versions": {"ganlab": __version__, "torch": torch.__version__},
+            "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        })
+
+    def read_config(self) -> tuple[RunConfig, DatasetSpec, dict[str, Any]]:
+        try:
+            saved = json.loads(self.config_file.read_text())
+            config = RunConfig.from_dict(saved["config"])
+            spec = spec_from_dict(saved["dataset"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(
+                f"{self.config_file} is unreadable or incomplete ({exc}). It is written by "
+                f"`ganlab run`; restore it from a copy, or train a new run."
+            ) from None
+        return config, spec, saved
+
+    # ---- checkpoints ----------------------------------------------------------------------------
+    def checkpoint_file(self, step: int) -> Path:
+        return self.checkpoints_dir / f"step_{step:06d}.pt"
+
+    def checkpoints(self) -> list[Path]:
+        """Checkpoint files, oldest step first."""
+        found = [p for p in self.checkpoints_dir.glob("step_*.pt") if _CHECKPOINT_NAME.search(p.name)]
+        return sorted(found, key=lambda p: int(_CHECKPOINT_NAME.search(p.name).group(1)))
+
+    def latest_checkpoint(self) -> Path:
+        found = self.checkpoints()
+        if not found:
+            raise CheckpointError(
+                f"{self.path} has no checkpoint yet (checkpoints/step_*.pt). Let the run reach its "
+                f"first checkpoint, or lower --checkpoint-every."
+            )
+        return found[-1]
+
+    # ---- losses.csv -----------------------------------------------------------------------------
+    def write_losses(self, records: list[dict[str, float]]) -> None:
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(LOSS_COLUMNS)
+        for record in records:
+            writer.writerow([record["step"]] + [f"{record[c]:.6g}" for c in LOSS_COLUMNS[1:]])
+        atomic_write_text(self.losses_file, text.getvalue())
+
+    def read_losses(self) -> list[dict[str, float]]:
+        if not self.losses_file.exists():
+            return []
+        with open(self.losses_file, newline="") as handle:
+            return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()}
+                    for row in csv.DictReader(handle)]
+
+
+def spec_from_dict(values: dict[str, Any]) -> DatasetSpec:
+    return DatasetSpec(
+        name=values["name"], image_shape=tuple(values["image_shape"]),
+        num_classes=int(values["num_classes"]), class_names=tuple(values["class_names"]),
+    )
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """Write a checkpoint atomically: a kill at any instant leaves the previous file intact."""
+    atomic_save(path, lambda handle: torch.save({"format": CHECKPOINT_FORMAT, **payload}, handle))
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint without running any code that might be inside it (``weights_only=True``)."""
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"Checkpoint {path} does not exist.") from None
+    except Exception as exc:  # truncated, corrupt, or a pickle that asks for arbitrary code
+        raise CheckpointError(
+            f"Checkpoint {path} cannot be loaded safely ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}). It is corrupt, truncated, or not a "
+            f"ganlab checkpoint; use an earlier checkpoint from the same run folder."
+        ) from None
+    if not isinstance(payload, dict) or "format" not in payload:
+        raise CheckpointError(f"{path} is not a ganlab checkpoint (no format marker).")
+    if payload["format"] > CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"Checkpoint {path} has format {payload['format']}, newer than this ganlab understands "
+            f"({CHECKPOINT_FORMAT}). Upgrade ganlab: pip install -U ganlab."
+        )
+    return payload
+
+
+def check_checkpoint_matches(payload: dict[str, Any], variant: str, spec: DatasetSpec, path) -> None:
+    """Refuse a checkpoint made by another variant or for data of another shape."""
+    if payload.get("variant") != variant:
+        raise CheckpointError(
+            f"Checkpoint {path} was trained with variant \"{payload.get('variant')}\", not "
+            f"\"{variant}\". Use a checkpoint from a {variant} run, or --variant "
+            f"{payload.get('variant')}."
+        )
+    saved = payload.get("spec", {})
+    if tuple(saved.get("image_shape", ())) != tuple(spec.image_shape) or \
+            saved.get("num_classes") != spec.num_classes:
+        raise CheckpointError(
+            f"Checkpoint {path} is for images {tuple(saved.get('image_shape', ()))} with "
+            f"{saved.get('num_classes')} classes, not {tuple(spec.image_shape)} with "
+            f"{spec.num_classes}. Use a checkpoint trained on the same dataset."
+        )

@@ -1,0 +1,53 @@
+"""The tutorial's conditional GAN: noise and images are multiplied by a learned label embedding.
+
+Mirza & Osindero (2014), "Conditional Generative Adversarial Nets", in the form of the Keras cGAN
+tutorial (Keras-GAN's ``cgan.py``): the generator's input is ``z * Embedding(K, latent)(y)`` and the
+discriminator's input is ``flatten(x) * Embedding(K, C*H*W)(y)``; the networks are the plain GAN's
+MLPs. Multiplying (rather than concatenating a one-hot label) gives each class its own learned
+scaling of the noise and of the pixels.
+
+Combine it with other networks: ``--variant dcgan+cgan`` keeps those networks and adds this
+conditioning.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ganlab import hookimpl
+
+# The plain GAN's networks and settings, unchanged: importing its hook implementations makes them
+# this plugin's too. (In ``dcgan+cgan`` the networks of dcgan, asked first, win instead.)
+from ganlab_plugins.gan import ganlab_discriminator, ganlab_generator, ganlab_settings, init_weights
+
+
+@hookimpl
+def ganlab_is_conditional():
+    return True
+
+
+@hookimpl
+def ganlab_generator_conditioning(spec, config):
+    return MultiplyByLabelEmbedding(spec.num_classes, (config.latent_dim,), config.settings.get("init", "keras"))
+
+
+@hookimpl
+def ganlab_discriminator_conditioning(spec, config):
+    return MultiplyByLabelEmbedding(spec.num_classes, spec.image_shape, config.settings.get("init", "keras"))
+
+
+class MultiplyByLabelEmbedding(nn.Module):
+    """``inputs * embedding(labels)``: one learned vector per class, the size of the input."""
+
+    def __init__(self, num_classes: int, input_shape: tuple[int, ...], init: str = "keras"):
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        self.embedding = nn.Embedding(num_classes, math.prod(input_shape))
+        init_weights(self, init)
+
+    def forward(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        # The tutorial flattens the image before multiplying; reshaping the embedding instead is the
+        # same product and keeps the image shape, so convolutional networks can use it too.
+        return inputs * self.embedding(labels).view(-1, *self.input_shape)

@@ -1,0 +1,92 @@
+"""The plain, unconditional GAN of the tutorial's section 3.1: MLP generator and discriminator.
+
+Goodfellow et al. (2014), "Generative Adversarial Nets", with the networks of the Keras cGAN tutorial
+(itself Keras-GAN's ``cgan.py``). The losses are the core's defaults: binary cross-entropy for D and
+the non-saturating ``-log D(G(z))`` for G.
+
+The ``cgan`` plugin reuses these networks and adds label conditioning.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ganlab import hookimpl
+
+
+@hookimpl
+def ganlab_settings():
+    return {
+        "init": ("keras", "weight initialisation: keras (Glorot-uniform, zero bias) or torch"),
+        "d_dropout": (0.4, "dropout rate in the discriminator's last two hidden layers"),
+    }
+
+
+@hookimpl
+def ganlab_generator(spec, config, input_shape):
+    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings.get("init", "keras"))
+
+
+@hookimpl
+def ganlab_discriminator(spec, config, input_shape):
+    return MLPDiscriminator(
+        math.prod(input_shape), config.settings.get("d_dropout", 0.4), config.settings.get("init", "keras")
+    )
+
+
+class MLPGenerator(nn.Module):
+    """noise (N, 100) -> 256 -> 512 -> 1024 -> C*H*W -> tanh -> image (N, C, H, W)."""
+
+    def __init__(self, input_size: int, image_shape: tuple[int, int, int], init: str = "keras"):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        layers: list[nn.Module] = []
+        width = input_size
+        for hidden in (256, 512, 1024):
+            # Keras's BatchNormalization(momentum=0.8) keeps 0.8 of the old running mean; PyTorch's
+            # momentum is the weight of the *new* batch, so it is 0.2 here. (The popular ports write
+            # nn.BatchNorm1d(n, 0.8), which sets eps, not momentum.)
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2), nn.BatchNorm1d(hidden, momentum=0.2)]
+            width = hidden
+        layers += [nn.Linear(width, math.prod(image_shape)), nn.Tanh()]
+        self.layers = nn.Sequential(*layers)
+        init_weights(self, init)
+
+    def forward(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.layers(inputs.flatten(1)).view(-1, *self.image_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """image (N, C, H, W) -> flatten -> 512 -> 512 -> 512 -> 1 logit (no sigmoid: the loss has it)."""
+
+    def __init__(self, input_size: int, dropout: float = 0.4, init: str = "keras"):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(input_size, 512), nn.LeakyReLU(0.2),
+            nn.Linear(512, 512), nn.LeakyReLU(0.2), nn.Dropout(dropout),
+            nn.Linear(512, 512), nn.LeakyReLU(0.2), nn.Dropout(dropout),
+            nn.Linear(512, 1),
+        )
+        init_weights(self, init)
+
+    def forward(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.layers(inputs.flatten(1)).squeeze(1)
+
+
+def init_weights(module: nn.Module, init: str) -> None:
+    """``keras``: what Keras's Dense and Embedding layers start from; ``torch``: PyTorch's defaults.
+
+    Keras: Dense weights Glorot-uniform, biases zero; Embedding uniform in [-0.05, 0.05].
+    """
+    if init == "torch":
+        return
+    if init != "keras":
+        raise ValueError(f'init must be "keras" or "torch", not {init!r}')
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.Embedding):
+            nn.init.uniform_(layer.weight, -0.05, 0.05)
