@@ -157,3 +157,24 @@ def test_next_mirror_is_tried_after_a_bad_one(server, fake, monkeypatch):
     server.files["/good.npz"] = npz_bytes(fake)
     monkeypatch.setenv("GANLAB_MNIST_MIRRORS", f"{server.url}/bad.npz {server.url}/good.npz")
     assert len(load_dataset("mnist").x_train) == 20
+
+
+def test_fashion_mnist_from_a_mirror_retries_a_server_error(server, tmp_path, monkeypatch):
+    from ganlab.data import fashion
+
+    rng = np.random.default_rng(2)
+    arrays = {"x_train": rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+              "y_train": np.arange(10, dtype=np.uint8),
+              "x_test": rng.integers(0, 256, (4, 28, 28), dtype=np.uint8),
+              "y_test": np.arange(4, dtype=np.uint8)}
+    for key, name in IDX_FILES.items():
+        server.files[f"/fashion/{name}.gz"] = gzip.compress(encode_idx(arrays[key]))
+    server.failures["/fashion/train-images-idx3-ubyte.gz"] = 1
+    monkeypatch.setattr(fashion, "SYSTEM_DIR", tmp_path / "not-installed")
+    monkeypatch.setattr(fashion, "SHA256", {k: sha256_of(v) for k, v in arrays.items()})
+    monkeypatch.setenv("GANLAB_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("GANLAB_FASHION_MNIST_MIRRORS", f"{server.url}/fashion/")
+    data = load_dataset("fashion-mnist")
+    assert data.spec.class_names[8] == "Bag"
+    assert server.requests.count("/fashion/train-images-idx3-ubyte.gz") == 2
+    assert (tmp_path / "cache" / "fashion-mnist.npz").exists()

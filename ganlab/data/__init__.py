@@ -53,6 +53,10 @@ def from_unit_range(images: torch.Tensor) -> torch.Tensor:
 # A loader takes ``path`` (or None) and its own keyword options, and returns a Dataset.
 _LOADERS = {
     "mnist": "mnist:load_mnist",
+    "fashion-mnist": "fashion:load_fashion_mnist",
+    "idx": "idx:load_idx",
+    "folder": "folder:load_folder",
+    "npz": "npz:load_npz",
 }
 
 
@@ -64,10 +68,14 @@ def dataset_names() -> tuple[str, ...]:
 def load_dataset(name: str = "mnist", path: str | os.PathLike | None = None, **options) -> Dataset:
     """Load a dataset by name: uint8 images (N, C, H, W), int64 labels, a train/test split.
 
-    :param path: the file or folder to read (``--data``); for ``mnist`` a Keras-format ``mnist.npz``
-        to use instead of the cache. Without it, MNIST comes from the cache or is acquired and
-        verified (see :mod:`ganlab.data.mnist`).
-    :param options: dataset-specific settings.
+    :param name: ``mnist``, ``fashion-mnist`` (acquired, verified and cached by themselves when
+        ``path`` is None), ``idx``, ``folder`` or ``npz`` (read from ``path``).
+    :param path: the file or folder to read (``--data``): for ``mnist`` a Keras-format ``mnist.npz``
+        used instead of the cache; for ``fashion-mnist`` a folder of its IDX files or an ``.npz``;
+        for ``idx`` the images file; for ``folder`` the folder of class sub-folders; for ``npz`` the file.
+    :param options: dataset-specific settings: ``labels`` (idx: the labels file), ``image_size``
+        (folder: 28, 32 or 64), ``test_fraction`` (idx, folder, npz without a test split: the share
+        of images held out, default 0.1).
     :raises ganlab.errors.DataError: unknown name or option, or data that cannot be found or read.
     """
     if name not in _LOADERS:

@@ -15,6 +15,7 @@ from ganlab.data import Dataset, DatasetSpec
 from ganlab.errors import DataError
 
 SPLITS = ("x_train", "y_train", "x_test", "y_test")
+MAX_CLASSES = 10_000  # more than this means the "labels" are not class indices
 
 
 def sha256_of(array: np.ndarray) -> str:
@@ -79,6 +80,10 @@ def make_dataset(arrays: dict[str, np.ndarray], name: str, source: str,
     y_train, y_test = arrays["y_train"].astype(np.int64), arrays["y_test"].astype(np.int64)
     if class_names is None:
         top = max(y_train.max(), y_test.max(initial=0))
+        if top >= MAX_CLASSES:
+            raise DataError(f"{source} has a label {top}, so it would have {top + 1} classes; labels "
+                            "must number the classes 0, 1, 2, ... The labels are corrupt or not "
+                            "class indices.")
         class_names = tuple(str(i) for i in range(int(top) + 1))
     check_labels(y_train, len(class_names), source)
     check_labels(y_test, len(class_names), source)

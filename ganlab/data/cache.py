@@ -46,8 +46,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
         raise DataError(
-            f"Cannot write to {path.parent} ({e.strerror or e}). Make the folder writable, or point "
-            "GANLAB_DATA at a folder you can write to."
+            f"Cannot write to {path.parent} ({e.strerror or e}). Make the folder writable or choose "
+            "another one (for the dataset cache: set GANLAB_DATA to a folder you can write to)."
         ) from e
     try:
         with os.fdopen(fd, "wb") as f:

@@ -1,4 +1,5 @@
-"""The IDX file format of MNIST and Fashion-MNIST: a reader that checks everything, and a writer.
+"""The IDX file format of MNIST and Fashion-MNIST (a reader that checks everything, a writer), and
+the ``idx`` dataset built from any pair of IDX files.
 
 An IDX file (http://yann.lecun.com/exdb/mnist/) is a header followed by raw big-endian data::
 
@@ -24,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ganlab.data import Dataset
+from ganlab.data.arrays import check_pair, holdout_split, make_dataset
 from ganlab.errors import DataError
 
 _TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -83,3 +86,20 @@ def encode_idx(array: np.ndarray) -> bytes:
 def _corrupt(source: str, why: str) -> DataError:
     return DataError(f"{source} is not a valid IDX file: {why}. The file is truncated, corrupt or of "
                      "another format; download it again (IDX files may be gzip-compressed).")
+
+
+def load_idx(path: str | os.PathLike | None = None, labels: str | os.PathLike | None = None,
+             test_fraction: float = 0.1) -> Dataset:
+    """The ``idx`` dataset: any pair of IDX files, images (N, H, W) or (N, H, W, C) uint8 and labels (N,).
+
+    IDX pairs carry no test split, so a seeded ``test_fraction`` of the images is held out as one;
+    class names are the label numbers.
+    """
+    if path is None or labels is None:
+        raise DataError("The idx dataset needs two files: --data IMAGES.idx3-ubyte[.gz] --labels "
+                        "LABELS.idx1-ubyte[.gz] (in Python: load_dataset('idx', path=IMAGES, "
+                        "labels=LABELS)).")
+    x, y = read_idx(path), read_idx(labels)
+    source = f"{path} with labels {labels}"
+    check_pair(x, y, source)
+    return make_dataset(holdout_split(x, y, source, test_fraction), "idx", source)

@@ -13,13 +13,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
 from ganlab.data.arrays import SPLITS, verify
 from ganlab.data.cache import atomic_save_npz, cache_path
 from ganlab.data.download import fetch
-from ganlab.data.idx import parse_idx
+from ganlab.data.idx import parse_idx, read_idx
 from ganlab.data.npz import read_npz
 from ganlab.errors import DataError
 
@@ -84,3 +85,15 @@ def idx_from_url(base: str) -> Arrays:
     base = base if base.endswith("/") else base + "/"
     return {key: parse_idx(fetch(f"{base}{file}.gz"), f"{base}{file}.gz")
             for key, file in IDX_FILES.items()}
+
+
+def idx_from_folder(folder: str | os.PathLike) -> Arrays:
+    """Read the four IDX files (``name`` or ``name.gz``) from a local folder."""
+    arrays = {}
+    for key, name in IDX_FILES.items():
+        found = [p for p in (Path(folder) / name, Path(folder) / f"{name}.gz") if p.is_file()]
+        if not found:
+            raise DataError(f"{folder} has no {name} or {name}.gz; the folder must hold the four "
+                            f"IDX files {', '.join(IDX_FILES.values())} (each may be .gz).")
+        arrays[key] = read_idx(found[0])
+    return arrays
