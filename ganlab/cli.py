@@ -132,6 +132,87 @@ def variants(verbose, plugin_files):
                 click.echo(f"{'':<{width}}  --set {setting}={default!r}  {help_text}")
 
 
+@cli.group()
+def data():
+    """Fetch a dataset and look at it before training (the tutorial's section 2)."""
+
+
+def dataset_arguments(command):
+    """NAME and the options that say where its files are (for idx, folder, npz, or your own copy)."""
+    for decorator in reversed([
+        click.argument("name"),
+        click.option("--data", "path", type=click.Path(exists=True), help="The file or folder to read."),
+        click.option("--labels", type=click.Path(exists=True, dir_okay=False), help="idx: the labels file."),
+        click.option("--image-size", type=click.Choice(["28", "32", "64"]), help="folder: resize to this."),
+    ]):
+        command = decorator(command)
+    return command
+
+
+def load_for_cli(name, path, labels, image_size):
+    from ganlab.data import load_dataset
+
+    options = {"labels": labels, "image_size": int(image_size) if image_size else None}
+    return load_dataset(name, path, **{k: v for k, v in options.items() if v is not None})
+
+
+@data.command()
+@click.argument("name")
+@user_errors
+def download(name):
+    """Fetch and verify NAME into the cache.
+
+    NAME is mnist or fashion-mnist; the other datasets are read from your own files.
+    """
+    from ganlab.data import download_dataset
+
+    click.echo(f"{name} is in {download_dataset(name)}")
+
+
+@data.command()
+@dataset_arguments
+@user_errors
+def info(**dataset):
+    """Shapes, value range, images per label.
+
+    The tutorial's 2.2: train/test shapes and dtypes, pixel range, labels present, count per label.
+    """
+    from ganlab.data.explore import describe
+
+    click.echo(describe(load_for_cli(**dataset)))
+
+
+@data.command()
+@dataset_arguments
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .png to write.")
+@click.option("--n", type=positive, default=50, show_default=True, help="How many images (10 a row).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@user_errors
+def show(out, n, seed, **dataset):
+    """Grid of random training images with labels.
+
+    The tutorial's 2.3: N random training images, 10 a row, titled with their class names.
+    """
+    from ganlab.data.explore import save_examples_grid
+
+    click.echo(f"Wrote {save_examples_grid(load_for_cli(**dataset), out, n=n, seed=seed)}")
+
+
+@data.command()
+@dataset_arguments
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .png to write.")
+@user_errors
+def hist(out, **dataset):
+    """Bar chart of images per label.
+
+    The tutorial's 2.4: train and test counts side by side; prints the imbalance ratio.
+    """
+    from ganlab.data.explore import save_label_histogram
+
+    ratio = save_label_histogram(load_for_cli(**dataset), out)
+    click.echo(f"Wrote {out}; imbalance ratio (largest / smallest class, train): {ratio:.2f}")
+
+
 def main() -> None:
     cli(prog_name="ganlab")
 

@@ -11,6 +11,7 @@ import importlib
 import inspect
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -60,6 +61,10 @@ _LOADERS = {
 }
 
 
+# The datasets ganlab can fetch by itself, as "module:function" returning verified arrays it caches.
+_DOWNLOADERS = {"mnist": "mnist:acquire", "fashion-mnist": "fashion:acquire"}
+
+
 def dataset_names() -> tuple[str, ...]:
     """The names :func:`load_dataset` knows."""
     return tuple(_LOADERS)
@@ -89,3 +94,19 @@ def load_dataset(name: str = "mnist", path: str | os.PathLike | None = None, **o
         raise DataError(f"The {name} dataset does not take the option(s) {', '.join(options)}; "
                         f"it takes: {', '.join(allowed) or 'none'}.") from None
     return loader(path, **options)
+
+
+def download_dataset(name: str) -> Path:
+    """Fetch and verify a published dataset into the cache (if not there yet); return the cached file.
+
+    :raises ganlab.errors.DataError: for a dataset read from your own files, or when no source works.
+    """
+    if name not in _DOWNLOADERS:
+        raise DataError(f"{name!r} cannot be downloaded: ganlab fetches {', '.join(_DOWNLOADERS)}. "
+                        "The other datasets (idx, folder, npz) are read from your own files given "
+                        "with --data.")
+    from ganlab.data.cache import cache_path
+
+    module, function = _DOWNLOADERS[name].split(":")
+    getattr(importlib.import_module(f"ganlab.data.{module}"), function)()
+    return cache_path(f"{name}.npz")
