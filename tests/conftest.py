@@ -1,0 +1,35 @@
+"""Shared fixtures. Real MNIST comes from the ganlab cache (acquired once, like a user's first run)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ganlab.data import Dataset, DatasetSpec, load_dataset
+
+
+@pytest.fixture(scope="session")
+def mnist() -> Dataset:
+    """The real MNIST, from the cache (downloaded and verified on first use)."""
+    return load_dataset("mnist")
+
+
+@pytest.fixture(scope="session")
+def small_mnist_npz(mnist, tmp_path_factory) -> str:
+    """A Keras-format mnist.npz holding the first 2 000 real training and 500 test images.
+
+    CLI tests pass it with ``--data``: the same loading path as a user's file, read in milliseconds.
+    """
+    path = tmp_path_factory.mktemp("data") / "mnist-small.npz"
+    np.savez(path, x_train=mnist.x_train[:2000, 0], y_train=mnist.y_train[:2000].astype(np.uint8),
+             x_test=mnist.x_test[:500, 0], y_test=mnist.y_test[:500].astype(np.uint8))
+    return str(path)
+
+
+def random_dataset(shape=(1, 28, 28), num_classes=10, n=256, seed=0) -> Dataset:
+    """Random pixels: for tests about shapes and plumbing, where what is learned does not matter."""
+    rng = np.random.default_rng(seed)
+    spec = DatasetSpec("random", tuple(shape), num_classes, tuple(f"class{i}" for i in range(num_classes)))
+    return Dataset(spec, rng.integers(0, 256, (n, *shape), dtype=np.uint8),
+                   rng.integers(0, num_classes, n).astype(np.int64),
+                   rng.integers(0, 256, (n // 4, *shape), dtype=np.uint8),
+                   rng.integers(0, num_classes, n // 4).astype(np.int64))

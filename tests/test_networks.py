@@ -1,0 +1,91 @@
+"""The built-in variants' networks: shapes for any batch and dataset, and conditioning that works."""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ganlab.config import RunConfig
+from ganlab.data import DatasetSpec
+from ganlab.plugins import make_plugin_manager
+from ganlab.trainer import prepare
+
+MNIST = DatasetSpec("mnist", (1, 28, 28), 10, tuple("0123456789"))
+
+
+def build(variant, spec=MNIST, seed=0, **settings):
+    return prepare(RunConfig(variant=variant, seed=seed, device="cpu"), spec,
+                   make_plugin_manager(variant), overrides=settings)
+
+
+@pytest.mark.parametrize("variant", ["gan", "cgan"])
+@settings(max_examples=15, deadline=2000)
+@given(batch=st.integers(1, 70), label=st.integers(0, 9))
+def test_generator_and_discriminator_shapes(variant, batch, label):
+    run = build(variant)
+    run.generator.eval()  # BatchNorm in train mode cannot take a batch of 1
+    labels = torch.full((batch,), label)
+    images = run.generator(torch.randn(batch, 100), labels)
+    assert images.shape == (batch, 1, 28, 28)
+    assert images.min() >= -1 and images.max() <= 1
+    assert run.discriminator(images, labels).shape == (batch,)
+
+
+@settings(max_examples=8, deadline=4000)
+@given(channels=st.sampled_from([1, 3]), size=st.sampled_from([8, 28, 32]), classes=st.integers(2, 12))
+def test_networks_follow_the_dataset_shape(channels, size, classes):
+    spec = DatasetSpec("any", (channels, size, size), classes, tuple(map(str, range(classes))))
+    run = build("cgan", spec)
+    labels = torch.arange(4) % classes
+    images = run.generator(torch.randn(4, 100), labels)
+    assert images.shape == (4, channels, size, size)
+    assert run.discriminator(images, labels).shape == (4,)
+
+
+def test_cgan_generator_output_depends_on_the_label():
+    run = build("cgan")
+    run.generator.eval()
+    noise = torch.randn(1, 100).repeat(10, 1)  # one noise vector, ten labels
+    images = run.generator(noise, torch.arange(10))
+    assert not torch.allclose(images[0], images[1])
+    assert (images - images[0]).abs().flatten(1).max(1).values[1:].min() > 1e-4
+
+
+def test_cgan_discriminator_score_depends_on_the_label():
+    run = build("cgan")
+    run.discriminator.eval()
+    image = torch.rand(1, 1, 28, 28).repeat(10, 1, 1, 1) * 2 - 1
+    scores = run.discriminator(image, torch.arange(10))
+    assert scores.unique().numel() == 10
+
+
+def test_plain_gan_ignores_the_label():
+    run = build("gan")
+    run.generator.eval(), run.discriminator.eval()
+    noise = torch.randn(1, 100).repeat(10, 1)
+    images = run.generator(noise, torch.arange(10))
+    assert torch.allclose(images, images[:1].expand_as(images), atol=1e-6)
+    assert not run.conditional and build("cgan").conditional
+
+
+def test_keras_initialisation_is_glorot_uniform_with_zero_bias():
+    run = build("cgan")
+    first = run.generator.network.layers[0]
+    bound = (6 / (first.in_features + first.out_features)) ** 0.5
+    assert first.weight.abs().max() <= bound and first.weight.abs().max() > 0.9 * bound
+    assert torch.count_nonzero(first.bias) == 0
+    embedding = run.generator.conditioning.embedding.weight
+    assert embedding.abs().max() <= 0.05
+
+
+def test_torch_initialisation_setting_keeps_pytorch_defaults():
+    first = build("cgan", init="torch").generator.network.layers[0]
+    assert torch.count_nonzero(first.bias) > 0  # PyTorch's default bias is uniform, not zero
+
+
+def test_batchnorm_momentum_matches_keras():
+    """Keras's momentum=0.8 is PyTorch's momentum=0.2; Keras's epsilon is 1e-3."""
+    norms = [m for m in build("gan").generator.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(norms) == 3
+    assert all(m.momentum == pytest.approx(0.2) and m.eps == pytest.approx(1e-3) for m in norms)
