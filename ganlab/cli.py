@@ -70,20 +70,27 @@ defaults = RunConfig()
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/<variant>-<time>].")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help="A plugin setting. Repeatable.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="Continue this run folder from its latest checkpoint (to --steps, if given).")
 @user_errors
-def run(quiet, settings, **options):
+def run(quiet, settings, resume_dir, **options):
     """Train a GAN variant and write a run folder."""
-    from ganlab.trainer import train
+    from ganlab.trainer import resume, train
 
-    options["plugin_files"] = list(options["plugin_files"])
-    config = RunConfig(**options)
-    result = train(config, quiet=quiet, overrides=parse_settings(settings))
+    if resume_dir:
+        steps_given = click.get_current_context().get_parameter_source("steps").name != "DEFAULT"
+        result = resume(resume_dir, steps=options["steps"] if steps_given else None, quiet=quiet)
+    else:
+        options["plugin_files"] = list(options["plugin_files"])
+        result = train(RunConfig(**options), quiet=quiet, overrides=parse_settings(settings))
+    if result.interrupted:
+        click.echo(f"Stopped at step {result.step}; the checkpoint is saved. Continue with:\n"
+                   f"  ganlab run --resume {result.folder.path}", err=True)
+        sys.exit(130)
     if not quiet:
         click.echo(f"Run folder: {result.folder.path}  (samples/, final_grid.png, losses.csv, "
                    f"loss_curve.png, checkpoints/)")
         click.echo(f"Draw new samples: ganlab sample {result.folder.path} --out samples.png")
-    if result.interrupted:
-        sys.exit(130)
 
 
 @cli.command()

@@ -444,3 +444,40 @@ def restore(run_dir, checkpoint=None, device: str | None = None) -> TrainingRun:
     run.records = [r for r in folder.read_losses() if r["step"] <= run.step]
     run.checkpoint_rng = payload.get("rng")
     return run
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Put every random generator back where :func:`rng_state` found it."""
+    torch.set_rng_state(state["torch"])
+    kind, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, quiet: bool = False,
+           device: str | None = None) -> TrainingRun:
+    """Continue a run from its latest checkpoint, to its own ``steps`` or to a new, larger ``steps``.
+
+    Networks, optimizers, the step counter, every RNG state, the loss log and the fixed noise come
+    back as they were, so on the CPU the result is bit-identical to a run that never stopped.
+    """
+    run = restore(run_dir, device=device)
+    if steps is not None:
+        if steps < run.step:
+            raise ConfigError(f"--steps {steps} is before the checkpoint's step {run.step}; give at "
+                              f"least {run.step}.")
+        run.config.steps = steps
+        run.folder.write_config(run.config, run.spec, run.conditional, str(run.device))
+    dataset = dataset or load_dataset(run.config.dataset, run.config.data_path)
+    if dataset.spec.image_shape != run.spec.image_shape or dataset.spec.num_classes != run.spec.num_classes:
+        raise ConfigError(f"The data now found for {run.config.dataset} has another shape than the run "
+                          f"was trained on; give the original file with --data.")
+    batches = RealBatches(dataset, run.device)
+    set_rng_state(run.checkpoint_rng)
+    if not quiet:
+        run.pm.register(ProgressPrinter())
+    run_loop(run, batches)
+    return run
