@@ -30,7 +30,8 @@ class RunConfig:
     lr: float = 2e-4  # Adam, for both networks
     beta1: float = 0.5
     beta2: float = 0.999
-    # "joint": one Adam step on the mean of the real and the fake loss (PyTorch-GAN and most ports).
+    # "joint": one Adam step on the real + fake loss (PyTorch-GAN and most ports; they take the mean,
+    # which Adam does not tell apart from the sum).
     # "separate": the tutorial's two train_on_batch calls, an Adam step on real then one on fake.
     d_update: str = "joint"
 

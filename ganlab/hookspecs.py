@@ -138,10 +138,27 @@ def ganlab_discriminator_loss(
     :param scores: what the discriminator returned for the batch.
     :param labels: the batch's labels (the real labels, or the labels the fakes were drawn for).
     :param is_real: ``True`` for a batch of real images, ``False`` for generated ones.
-    :returns: a scalar tensor to minimise. The trainer combines the real and the fake loss (see
-        ``config.d_update``). The default is the original GAN's binary cross-entropy,
-        ``-log D(x)`` on real and ``-log(1 - D(G(z)))`` on fake images.
+    :returns: a scalar tensor to minimise. The trainer adds the real and the fake loss (and any
+        :func:`ganlab_discriminator_penalty`) and minimises the sum. The default is the original
+        GAN's binary cross-entropy, ``-log D(x)`` on real and ``-log(1 - D(G(z)))`` on fake images.
     Stops at the first non-None result.
+    """
+
+
+@hookspec
+def ganlab_discriminator_penalty(
+    discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, real_labels: torch.Tensor,
+    fake_labels: torch.Tensor, config: RunConfig
+) -> torch.Tensor | None:
+    """An extra term for the discriminator's loss, computed from both batches.
+
+    WGAN-GP's gradient penalty is the example: it needs the discriminator itself and images between
+    the real and the fake batch. Every plugin's non-None result is added to the discriminator's loss
+    (with ``d_update="separate"``, to the fake batch's update, when both batches are at hand).
+
+    :param discriminator: the discriminator, called as ``discriminator(images, labels)``.
+    :param fake: the generated batch, detached from the generator.
+    :returns: a scalar tensor, or None to add nothing.
     """
 
 

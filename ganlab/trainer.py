@@ -243,8 +243,10 @@ def train_step(run: TrainingRun, batches: RealBatches, d_steps: int) -> torch.Te
 def discriminator_update(run, real, real_labels, fake, fake_labels):
     """Update D on a real and a fake batch. Returns (mean loss, accuracy on real, accuracy on fake).
 
-    ``joint``: one Adam step on the mean of both losses. ``separate``: the tutorial's two
-    ``train_on_batch`` calls, a full Adam step on the real batch, then another on the fake batch.
+    ``joint``: one Adam step on the sum of both losses (Adam does not care whether it is the sum
+    or the mean; the sum is what WGAN-GP's and the hinge loss's formulas write). ``separate``: the
+    tutorial's two ``train_on_batch`` calls, a full Adam step on the real batch, then another on the
+    fake batch. The loss reported is the mean of the two, as the tutorial prints it.
     """
     hook, config, D, opt = run.pm.hook, run.config, run.discriminator, run.opt_d
 
@@ -262,10 +264,14 @@ def discriminator_update(run, real, real_labels, fake, fake_labels):
         opt.step()
         opt.zero_grad(set_to_none=True)
         fake_loss, fake_acc = loss_on(fake, fake_labels, False)
-        fake_loss.backward()
+        total = fake_loss
     else:
         fake_loss, fake_acc = loss_on(fake, fake_labels, False)
-        ((real_loss + fake_loss) / 2).backward()
+        total = real_loss + fake_loss
+    for penalty in hook.ganlab_discriminator_penalty(discriminator=D, real=real, fake=fake, real_labels=real_labels,
+                                                     fake_labels=fake_labels, config=config):
+        total = total + penalty
+    total.backward()
     opt.step()
     return (real_loss.detach() + fake_loss.detach()) / 2, real_acc, fake_acc
 
