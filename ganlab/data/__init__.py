@@ -4,6 +4,9 @@ A dataset is held as uint8 images of shape (N, C, H, W) and int64 labels of shap
 train and test. The trainer scales images to [-1, 1] on the device with :func:`to_unit_range`, the
 tutorial's ``(x - 127.5) / 127.5``. The image shape and the class count travel to the plugins in a
 :class:`DatasetSpec`; nothing in ganlab assumes 28x28 or 10 classes.
+
+:func:`load_dataset` is the one way in (``mnist``, ``fashion-mnist``, ``idx``, ``folder``, ``npz``);
+:func:`download_dataset` fills the cache; :mod:`ganlab.data.explore` describes and plots a dataset.
 """
 from __future__ import annotations
 
@@ -85,8 +88,7 @@ def load_dataset(name: str = "mnist", path: str | os.PathLike | None = None, **o
     """
     if name not in _LOADERS:
         raise DataError(f"Unknown dataset {name!r}. Known datasets: {', '.join(_LOADERS)}.")
-    module, function = _LOADERS[name].split(":")
-    loader = getattr(importlib.import_module(f"ganlab.data.{module}"), function)
+    loader = _resolve(_LOADERS[name])
     try:
         inspect.signature(loader).bind(path, **options)
     except TypeError:
@@ -107,6 +109,12 @@ def download_dataset(name: str) -> Path:
                         "with --data.")
     from ganlab.data.cache import cache_path
 
-    module, function = _DOWNLOADERS[name].split(":")
-    getattr(importlib.import_module(f"ganlab.data.{module}"), function)()
+    _resolve(_DOWNLOADERS[name])()
     return cache_path(f"{name}.npz")
+
+
+def _resolve(reference: str):
+    """Resolve "module:function" inside ganlab.data, importing the module only now (so that
+    ``import ganlab.data`` stays light)."""
+    module, function = reference.split(":")
+    return getattr(importlib.import_module(f"ganlab.data.{module}"), function)
