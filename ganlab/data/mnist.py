@@ -23,12 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ganlab.data import Dataset
-from ganlab.data import safe_pickle
+from ganlab.data import Dataset, safe_pickle
 from ganlab.data.arrays import make_dataset
 from ganlab.data.cache import cache_path
 from ganlab.data.npz import read_npz
-from ganlab.data.sources import Arrays, Source, load_verified, mirrors, url_sources
+from ganlab.data.sources import Arrays, load_verified, mirrors, url_sources
 from ganlab.errors import DataError
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
