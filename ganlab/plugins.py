@@ -236,7 +236,7 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
         ) from None
 
 
-def trace_hook_calls(pm: pluggy.PluginManager, out=sys.stderr) -> None:
+def trace_hook_calls(pm: pluggy.PluginManager, out=None) -> None:
     """Print, for every hook call, which plugin answered it (``GANLAB_TRACE_PLUGINS=1``)."""
     for hook_name in (name for name in dir(pm.hook) if name.startswith("ganlab_")):
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
@@ -249,7 +249,7 @@ def _traced(function, hook_name: str, plugin_name: str, out):
         result = function(*args, **kwargs)
         if result is not None:
             print(f"[ganlab trace] {hook_name}: answered by {plugin_name} -> "
-                  f"{type(result).__name__}", file=out)
+                  f"{type(result).__name__}", file=out or sys.stderr)
         return result
 
     return traced

@@ -47,8 +47,8 @@ class MLPGenerator(nn.Module):
         for hidden in (256, 512, 1024):
             # Keras's BatchNormalization(momentum=0.8) keeps 0.8 of the old running mean; PyTorch's
             # momentum is the weight of the *new* batch, so it is 0.2 here. (The popular ports write
-            # nn.BatchNorm1d(n, 0.8), which sets eps, not momentum.)
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2), nn.BatchNorm1d(hidden, momentum=0.2)]
+            # nn.BatchNorm1d(n, 0.8), which sets eps, not momentum.) Keras's epsilon is 1e-3.
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2), nn.BatchNorm1d(hidden, momentum=0.2, eps=1e-3)]
             width = hidden
         layers += [nn.Linear(width, math.prod(image_shape)), nn.Tanh()]
         self.layers = nn.Sequential(*layers)
