@@ -1,0 +1,92 @@
+"""ACGAN: D with an auxiliary class head; its class loss is added to both D's and G's losses.
+
+Odena, Olah & Shlens (2017), "Conditional Image Synthesis with Auxiliary Classifier GANs". The
+discriminator returns two outputs, ``(adversarial logits (N,), class logits (N, K))``: whether an image
+is real, and which class it shows. With S the source (real or fake) and C the class, the paper writes
+
+    L_S = E[log P(S=real | x)] + E[log P(S=fake | G(z, c))]
+    L_C = E[log P(C=c | x)]    + E[log P(C=c | G(z, c))]
+
+and trains D to maximise L_S + L_C, G to maximise L_C - L_S. As losses to minimise, per batch:
+
+    D, real batch:       BCE(adv(x), 1)       + CE(cls(x), y)
+    D, generated batch:  BCE(adv(G(z,c)), 0)  + CE(cls(G(z,c)), c)
+    G:                   BCE(adv(G(z,c)), 1)  + CE(cls(G(z,c)), c)
+
+G's adversarial term is the non-saturating ``-log D(G(z))`` instead of the paper's ``+log(1 - D(G(z)))``
+(which the paper's own code does too). D learns to classify fakes as the class they were drawn for,
+and G to draw images that D classifies as that class: that is what makes samples class-true.
+
+Simplifications: the networks are the tutorial's MLPs, not the paper's convolutional ones. The
+generator is conditioned like the tutorial's cGAN (noise multiplied by a label embedding); the
+discriminator gets the bare image (the label enters D's losses only, through the class head). Its
+trunk is the plain GAN's discriminator up to its last hidden layer, with two heads on top.
+
+Because these loss hooks compute the adversarial part too (binary cross-entropy), ``acgan+hinge`` still
+trains with BCE: the hinge plugin's hooks are not asked once acgan answers.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganlab import hookimpl
+
+# The tutorial's generator, its label-multiplying noise conditioning and the plain GAN's settings
+# (init, d_dropout), unchanged: importing their hook implementations makes them this plugin's too.
+from ganlab_plugins.cgan import ganlab_generator_conditioning, ganlab_is_conditional  # noqa: F401
+from ganlab_plugins.gan import MLPDiscriminator, ganlab_generator, ganlab_settings  # noqa: F401
+
+
+@hookimpl
+def ganlab_discriminator(spec, config, input_shape):
+    return AuxiliaryClassifierDiscriminator(math.prod(input_shape), spec.num_classes,
+                                            config.settings.get("d_dropout", 0.4),
+                                            config.settings.get("init", "keras"))
+
+
+class AuxiliaryClassifierDiscriminator(nn.Module):
+    """image -> the plain GAN's MLP trunk (512 features) -> (real/fake logit (N,), class logits (N, K))."""
+
+    def __init__(self, input_size: int, num_classes: int, dropout: float = 0.4, init: str = "keras"):
+        super().__init__()
+        mlp = MLPDiscriminator(input_size, dropout, init)
+        self.features = mlp.layers[:-1]  # everything before the plain GAN's output layer
+        self.adversarial = mlp.layers[-1]  # Linear(512, 1), initialised like the plain GAN's
+        self.classes = nn.Linear(self.adversarial.in_features, num_classes)
+        if init == "keras":
+            nn.init.xavier_uniform_(self.classes.weight)
+            nn.init.zeros_(self.classes.bias)
+
+    def forward(self, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.features(inputs.flatten(1))
+        return self.adversarial(features).squeeze(1), self.classes(features)
+
+
+def split_scores(scores) -> tuple[torch.Tensor, torch.Tensor]:
+    if not (isinstance(scores, (tuple, list)) and len(scores) >= 2):
+        raise TypeError(
+            "acgan's losses need a discriminator that returns (adversarial logits, class logits); "
+            "this one returned one tensor. Name acgan before plugins whose discriminator has no "
+            "class head (e.g. acgan+dcgan, not dcgan+acgan)."
+        )
+    return scores[0], scores[1]
+
+
+@hookimpl
+def ganlab_discriminator_loss(scores, labels, is_real):
+    """BCE(adv, real?) + CE(cls, labels): tell real from fake, and name the class of both."""
+    adversarial, classes = split_scores(scores)
+    target = torch.ones_like(adversarial) if is_real else torch.zeros_like(adversarial)
+    return F.binary_cross_entropy_with_logits(adversarial, target) + F.cross_entropy(classes, labels)
+
+
+@hookimpl
+def ganlab_generator_loss(scores, labels):
+    """BCE(adv, 1) + CE(cls, labels): look real, and look like the class asked for."""
+    adversarial, classes = split_scores(scores)
+    return (F.binary_cross_entropy_with_logits(adversarial, torch.ones_like(adversarial))
+            + F.cross_entropy(classes, labels))
