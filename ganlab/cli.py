@@ -53,7 +53,10 @@ defaults = RunConfig()
 @click.option("--plugin", "plugin_files", multiple=True, type=click.Path(dir_okay=False),
               help="Load a plugin from a .py file (its name is the file's stem). Repeatable.")
 @click.option("--dataset", default=defaults.dataset, show_default=True, help="Dataset name.")
-@click.option("--data", "data_path", type=click.Path(dir_okay=True), help="Use this data file instead of the cache.")
+@click.option("--data", "data_path", type=click.Path(dir_okay=True),
+              help="A data file or folder to use instead of the cache (see `ganlab data --help`).")
+@click.option("--labels", "labels_path", type=click.Path(dir_okay=False), help="Labels file (--dataset idx).")
+@click.option("--image-size", type=click.Choice(["28", "32", "64"]), help="Resize images (--dataset folder).")
 @click.option("--steps", type=positive, default=defaults.steps, show_default=True,
               help="Training steps (the tutorial calls them epochs: one batch each).")
 @click.option("--batch-size", type=positive, default=defaults.batch_size, show_default=True)
@@ -73,10 +76,13 @@ defaults = RunConfig()
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="Continue this run folder from its latest checkpoint (to --steps, if given).")
 @user_errors
-def run(quiet, settings, resume_dir, **options):
+def run(quiet, settings, resume_dir, labels_path, image_size, **options):
     """Train a GAN variant and write a run folder."""
     from ganlab.trainer import resume, train
 
+    options["data_options"] = {key: value for key, value in
+                               (("labels", labels_path), ("image_size", image_size and int(image_size)))
+                               if value is not None}
     if resume_dir:
         steps_given = click.get_current_context().get_parameter_source("steps").name != "DEFAULT"
         result = resume(resume_dir, steps=options["steps"] if steps_given else None, quiet=quiet)

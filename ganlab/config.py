@@ -20,7 +20,8 @@ class RunConfig:
     variant: str = "cgan"  # plugin name(s); "a+b" asks a first, then b
     plugin_files: list[str] = field(default_factory=list)  # extra plugins loaded from .py files
     dataset: str = "mnist"
-    data_path: str | None = None  # a dataset file; None = the cache, downloading if needed
+    data_path: str | None = None  # a dataset file or folder; None = the cache, downloading if needed
+    data_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"labels": ...} for idx files
     settings: dict[str, Any] = field(default_factory=dict)  # plugin settings (``--set k=v``)
 
     # How long, and how (the tutorial's numbers)

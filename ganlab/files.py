@@ -24,6 +24,7 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; give the usual permissions
         os.replace(tmp, path)
     except BaseException:  # Ctrl-C included: never leave the temporary file behind
         with contextlib.suppress(FileNotFoundError):
@@ -51,3 +52,9 @@ def atomic_save(path: str | os.PathLike, save: Callable[[BinaryIO], None]) -> No
     """
     with atomic_open(path) as handle:
         save(handle)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read the umask is to set it
+    os.umask(mask)
+    return mask

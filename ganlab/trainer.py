@@ -289,7 +289,7 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     """
     config.validate()
     pm = pm or make_plugin_manager(config.variant, config.plugin_files)  # a bad variant fails before any download
-    dataset = dataset or load_dataset(config.dataset, config.data_path)
+    dataset = dataset or load_dataset(config.dataset, config.data_path, **config.data_options)
     run = prepare(config, dataset.spec, pm, overrides)
     if write_files:
         run.folder = RunFolder.create(config.out or default_run_dir(config.variant))
@@ -477,7 +477,7 @@ def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, qu
                               f"least {run.step}.")
         run.config.steps = steps
         run.folder.write_config(run.config, run.spec, run.conditional, str(run.device))
-    dataset = dataset or load_dataset(run.config.dataset, run.config.data_path)
+    dataset = dataset or load_dataset(run.config.dataset, run.config.data_path, **run.config.data_options)
     if dataset.spec.image_shape != run.spec.image_shape or dataset.spec.num_classes != run.spec.num_classes:
         raise ConfigError(f"The data now found for {run.config.dataset} has another shape than the run "
                           f"was trained on; give the original file with --data.")

@@ -52,3 +52,30 @@ def test_cgan_trains_on_rgb_32x32_images(tmp_path):
                  "--steps", 4, "--batch-size", 8, "--sample-every", 4, "--out", out)
     assert result.exit_code == 0, result.output
     assert (out / "samples" / "step_000004.png").exists()
+
+
+def test_cgan_trains_on_idx_files_given_with_labels(tmp_path):
+    rng = np.random.default_rng(1)
+    (tmp_path / "images.idx3-ubyte").write_bytes(encode_idx(rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)))
+    (tmp_path / "labels.idx1-ubyte").write_bytes(encode_idx((np.arange(40) % 4).astype(np.uint8)))
+    out = tmp_path / "run"
+    result = run("--variant", "cgan", "--dataset", "idx", "--data", tmp_path / "images.idx3-ubyte",
+                 "--labels", tmp_path / "labels.idx1-ubyte", "--steps", 4, "--batch-size", 8, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["dataset"]["num_classes"] == 4
+
+
+def test_cgan_trains_on_an_image_folder_resized(tmp_path):
+    from matplotlib.image import imsave
+
+    rng = np.random.default_rng(2)
+    for name in ("cats", "dogs"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(6):
+            imsave(tmp_path / "images" / name / f"{i}.png", rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
+    out = tmp_path / "run"
+    result = run("--variant", "cgan", "--dataset", "folder", "--data", tmp_path / "images", "--image-size", 32,
+                 "--steps", 3, "--batch-size", 4, "--out", out)
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "config.json").read_text())["dataset"]
+    assert saved["image_shape"] == [3, 32, 32] and saved["class_names"] == ["cats", "dogs"]

@@ -10,7 +10,6 @@ one, never a truncated file that a later run would mistake for a good one.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +17,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ganlab.errors import DataError
+from ganlab.files import atomic_save
 
 
 def cache_dir() -> Path:
@@ -42,23 +42,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     """
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        atomic_save(path, write)
     except OSError as e:
         raise DataError(
             f"Cannot write to {path.parent} ({e.strerror or e}). Make the folder writable or choose "
             "another one (for the dataset cache: set GANLAB_DATA to a folder you can write to)."
         ) from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; use the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -70,9 +59,3 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     """Save arrays with :func:`numpy.savez` to ``path`` atomically (uncompressed: fast to load)."""
     return atomic_write(path, lambda f: np.savez(f, **arrays))
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it
-    os.umask(mask)
-    return mask
