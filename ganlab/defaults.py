@@ -42,18 +42,18 @@ def adversarial_scores(scores):
 def ganlab_discriminator_loss(scores, is_real):
     """Binary cross-entropy on logits: -log sigmoid(s) for real, -log(1 - sigmoid(s)) for fake.
 
-    The logits form is the numerically stable way to write the tutorial's sigmoid + BCE.
+    With D(x) = sigmoid(s): -log sigmoid(s) = softplus(-s) and -log(1 - sigmoid(s)) = softplus(s).
+    This is exactly the tutorial's sigmoid + BCE, written in the numerically stable logits form
+    (and without building a tensor of targets every step).
     """
     logits = adversarial_scores(scores)
-    target = torch.ones_like(logits) if is_real else torch.zeros_like(logits)
-    return F.binary_cross_entropy_with_logits(logits, target)
+    return F.softplus(-logits if is_real else logits).mean()
 
 
 @hookimpl(trylast=True)
 def ganlab_generator_loss(scores):
-    """The non-saturating generator loss of Goodfellow et al. (2014): -log D(G(z))."""
-    logits = adversarial_scores(scores)
-    return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    """The non-saturating generator loss of Goodfellow et al. (2014): -log D(G(z)) = softplus(-s)."""
+    return F.softplus(-adversarial_scores(scores)).mean()
 
 
 @hookimpl(trylast=True)

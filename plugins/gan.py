@@ -65,14 +65,28 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         self.layers = nn.Sequential(
             nn.Linear(input_size, 512), nn.LeakyReLU(0.2),
-            nn.Linear(512, 512), nn.LeakyReLU(0.2), nn.Dropout(dropout),
-            nn.Linear(512, 512), nn.LeakyReLU(0.2), nn.Dropout(dropout),
+            nn.Linear(512, 512), nn.LeakyReLU(0.2), UniformDropout(dropout),
+            nn.Linear(512, 512), nn.LeakyReLU(0.2), UniformDropout(dropout),
             nn.Linear(512, 1),
         )
         init_weights(self, init)
 
     def forward(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.layers(inputs.flatten(1)).squeeze(1)
+
+
+class UniformDropout(nn.Dropout):
+    """``nn.Dropout``, with its mask drawn as ``uniform > p`` rather than by ``bernoulli_``.
+
+    The same distribution (each unit kept with probability 1 - p, then scaled by 1 / (1 - p)); on a
+    CPU the uniform draw costs about a third of ``bernoulli_``, and dropout runs three times a step.
+    """
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return inputs
+        keep = torch.rand_like(inputs).gt_(self.p).mul_(1 / (1 - self.p))
+        return inputs * keep
 
 
 def init_weights(module: nn.Module, init: str) -> None:

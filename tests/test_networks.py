@@ -89,3 +89,29 @@ def test_batchnorm_momentum_matches_keras():
     norms = [m for m in build("gan").generator.modules() if isinstance(m, torch.nn.BatchNorm1d)]
     assert len(norms) == 3
     assert all(m.momentum == pytest.approx(0.2) and m.eps == pytest.approx(1e-3) for m in norms)
+
+
+def test_uniform_dropout_keeps_the_right_fraction_and_scales():
+    from ganlab_plugins.gan import UniformDropout
+
+    torch.manual_seed(0)
+    drop = UniformDropout(0.4)
+    out = drop(torch.ones(200_000))
+    kept = out > 0
+    assert kept.float().mean().item() == pytest.approx(0.6, abs=0.005)
+    assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / 0.6))
+    assert torch.equal(drop.eval()(torch.ones(5)), torch.ones(5))
+
+
+def test_default_losses_equal_binary_cross_entropy():
+    import torch.nn.functional as F
+
+    from ganlab import defaults
+
+    logits = torch.randn(64) * 5
+    assert torch.allclose(defaults.ganlab_discriminator_loss(logits, True),
+                          F.binary_cross_entropy(torch.sigmoid(logits), torch.ones(64)), atol=1e-5)
+    assert torch.allclose(defaults.ganlab_discriminator_loss(logits, False),
+                          F.binary_cross_entropy(torch.sigmoid(logits), torch.zeros(64)), atol=1e-5)
+    assert torch.allclose(defaults.ganlab_generator_loss(logits),
+                          F.binary_cross_entropy(torch.sigmoid(logits), torch.ones(64)), atol=1e-5)
