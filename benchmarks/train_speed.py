@@ -1,0 +1,297 @@
+"""How fast does ganlab train, and how far is that from what this machine allows?
+
+    python benchmarks/train_speed.py [--device cpu|cuda] [--variants gan,cgan] [--batch-sizes 32,64,256]
+                                     [--steps N] [--warmup N] [--json FILE] [--amp] [--compile]
+
+For each variant and batch size, in a fresh subprocess each (so peak memory is that row's own):
+- ganlab's trainer: median / min / max ms per training step over a timed window after warm-up;
+- the baseline: the same networks trained the way the popular scripts do it (a torch DataLoader with
+  per-sample PIL transforms, `.item()` every step, default Adam), same variant and batch size;
+- the roofline: every layer call the real step makes is recorded (forward, and which backward
+  products it needs), then each is timed alone at the same shape: their sum is the time the step
+  would take if it were nothing but its matrix products. Adam's bytes moved divided by the copy
+  bandwidth measured here gives a memory floor. The limit is the larger of the two.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganlab.config import RunConfig
+from ganlab.data import load_dataset
+from ganlab.plugins import make_plugin_manager
+from ganlab.trainer import RealBatches, prepare, train_step
+
+FIELDS = ("variant", "batch_size", "device", "ms_per_step_median", "ms_per_step_min", "ms_per_step_max",
+          "steps_per_s", "roofline_ms", "roofline_compute_ms", "roofline_memory_ms", "ratio_to_roofline",
+          "baseline_ms_per_step_median", "speedup_vs_baseline", "peak_rss_mb", "peak_cuda_mb")
+
+
+# --------------------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------------------
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_steps(step, steps: int, warmup: int, device: torch.device) -> list[float]:
+    """Milliseconds of each of ``steps`` calls of ``step()``, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        step()
+    sync(device)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        sync(device)  # the benchmark waits for the device; the trainer itself never does
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def ganlab_rows(variant, batch_size, device, steps, warmup, amp, compile_):
+    data = load_dataset("mnist")
+    config = RunConfig(variant=variant, batch_size=batch_size, seed=0, device=str(device))
+    run = prepare(config, data.spec, make_plugin_manager(variant))
+    if compile_:
+        run.generator.compile(), run.discriminator.compile()
+    batches = RealBatches(data, run.device)
+    d_steps = int(run.pm.hook.ganlab_discriminator_steps(config=config))
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
+
+    def step():
+        with autocast:
+            train_step(run, batches, d_steps)
+
+    times = time_steps(step, steps, warmup, device)
+    return run, batches, d_steps, times
+
+
+# --------------------------------------------------------------------------------------------------
+# The roofline
+# --------------------------------------------------------------------------------------------------
+def record_layer_calls(run, batches, d_steps):
+    """(layer, input shape, weight grads needed, input grads needed) for every layer call of one step."""
+    calls = []
+
+    def hook(module, inputs, output):
+        x = inputs[0]
+        if torch.is_grad_enabled():
+            calls.append((module, tuple(x.shape), module.weight.requires_grad, x.requires_grad))
+        else:
+            calls.append((module, tuple(x.shape), False, False))
+
+    layers = [m for net in (run.generator, run.discriminator) for m in net.modules()
+              if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+    handles = [m.register_forward_hook(hook) for m in layers]
+    train_step(run, batches, d_steps)
+    for handle in handles:
+        handle.remove()
+    return calls
+
+
+def layer_flops(module, shape) -> float:
+    out_shape = module(torch.zeros(shape, device=module.weight.device)).shape
+    if isinstance(module, nn.Linear):
+        return 2.0 * np.prod(shape[:-1]) * module.in_features * module.out_features
+    kernel = np.prod(module.kernel_size) * module.in_channels / module.groups
+    if isinstance(module, nn.ConvTranspose2d):  # each input element scatters into a kernel window
+        return 2.0 * np.prod(shape) * module.out_channels * np.prod(module.kernel_size) / module.groups
+    return 2.0 * np.prod(out_shape) * kernel
+
+
+def roofline(run, batches, d_steps, device, repeats=50):
+    """(compute ms, memory ms, GFLOP per step): the floor set by the matmuls and by Adam's traffic."""
+    calls = record_layer_calls(run, batches, d_steps)
+    with torch.no_grad():
+        return _roofline(run, calls, d_steps, device, repeats)
+
+
+def _roofline(run, calls, d_steps, device, repeats):
+    compute_ms, flops = 0.0, 0.0
+    timed: dict = {}
+    for module, shape, weight_grad, input_grad in calls:
+        key = (id(module), shape)
+        if key not in timed:
+            x = torch.randn(shape, device=device)
+            times = time_steps(lambda: module(x), repeats, 5, device)
+            timed[key] = (statistics.median(times), layer_flops(module, shape))
+        ms, f = timed[key]
+        products = 1 + weight_grad + input_grad  # forward, then dW and dX products when needed
+        compute_ms += ms * products
+        flops += f * products
+    # Adam reads param, grad, m, v and writes param, m, v: 7 floats per parameter per update.
+    d_updates = d_steps * (2 if run.config.d_update == "separate" else 1)
+    g_params = sum(p.numel() for p in run.generator.parameters())
+    d_params = sum(p.numel() for p in run.discriminator.parameters())
+    adam_bytes = 7 * 4 * (g_params + d_updates * d_params)
+    memory_ms = adam_bytes / copy_bandwidth(device, g_params + d_params) * 1000
+    return compute_ms, memory_ms, flops / 1e9
+
+
+def copy_bandwidth(device, numel) -> float:
+    """Bytes per second of a tensor copy the size of the networks' parameters."""
+    src = torch.randn(numel, device=device)
+    dst = torch.empty_like(src)
+    ms = statistics.median(time_steps(lambda: dst.copy_(src), 50, 5, device))
+    return 2 * src.numel() * 4 / (ms / 1000)
+
+
+# --------------------------------------------------------------------------------------------------
+# The baseline: the loop of the popular scripts
+# --------------------------------------------------------------------------------------------------
+class PILMNIST(torch.utils.data.Dataset):
+    """What ``torchvision.datasets.MNIST`` + ``ToTensor()`` + ``Normalize([0.5], [0.5])`` do per sample."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        from PIL import Image
+
+        image = Image.fromarray(self.images[index, 0], mode="L")  # as torchvision's MNIST does
+        tensor = torch.from_numpy(np.array(image, dtype=np.uint8)).float().div(255).unsqueeze(0)
+        return (tensor - 0.5) / 0.5, int(self.labels[index])
+
+
+def baseline_times(variant, batch_size, device, steps, warmup):
+    """PyTorch-GAN's cgan.py loop shape, with ganlab's networks so only the loop differs."""
+    data = load_dataset("mnist")
+    run = prepare(RunConfig(variant=variant, batch_size=batch_size, seed=0, device=str(device)), data.spec,
+                  make_plugin_manager(variant))
+    G, D = run.generator, run.discriminator
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    loss = nn.BCEWithLogitsLoss()
+    loader = torch.utils.data.DataLoader(PILMNIST(data.x_train, data.y_train), batch_size=batch_size,
+                                         shuffle=True, drop_last=True)
+    batches = iter(loader)
+
+    def step():
+        nonlocal batches
+        try:
+            imgs, labels = next(batches)
+        except StopIteration:
+            batches = iter(loader)
+            imgs, labels = next(batches)
+        imgs, labels = imgs.to(device), labels.to(device)
+        valid = torch.ones(batch_size, device=device)
+        fake = torch.zeros(batch_size, device=device)
+        opt_g.zero_grad()
+        z = torch.tensor(np.random.normal(0, 1, (batch_size, 100)), dtype=torch.float32, device=device)
+        gen_labels = torch.tensor(np.random.randint(0, 10, batch_size), device=device)
+        gen_imgs = G(z, gen_labels)
+        g_loss = loss(D(gen_imgs, gen_labels), valid)
+        g_loss.backward()
+        opt_g.step()
+        opt_d.zero_grad()
+        d_loss = (loss(D(imgs, labels), valid) + loss(D(gen_imgs.detach(), gen_labels), fake)) / 2
+        d_loss.backward()
+        opt_d.step()
+        return d_loss.item(), g_loss.item()  # printed every step in the scripts: a host sync
+
+    return time_steps(step, steps, warmup, device)
+
+
+# --------------------------------------------------------------------------------------------------
+# Rows and the table
+# --------------------------------------------------------------------------------------------------
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def measure_row(variant, batch_size, device_name, steps, warmup, amp, compile_, baseline) -> dict:
+    """One row; run in its own process so that its peak memory is its own."""
+    torch.manual_seed(0)
+    np.random.seed(0)
+    device = torch.device(device_name)
+    if baseline:
+        times = baseline_times(variant, batch_size, device, steps, warmup)
+        return {"baseline_ms_per_step_median": statistics.median(times)}
+    run, batches, d_steps, times = ganlab_rows(variant, batch_size, device, steps, warmup, amp, compile_)
+    row = {
+        "variant": variant, "batch_size": batch_size, "device": device_name, "amp": amp, "compile": compile_,
+        "ms_per_step_median": statistics.median(times), "ms_per_step_min": min(times),
+        "ms_per_step_max": max(times), "steps_per_s": 1000 / statistics.median(times),
+        "peak_rss_mb": peak_rss_mb(),
+        "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
+    }
+    compute_ms, memory_ms, gflop = roofline(run, batches, d_steps, device)
+    row.update(roofline_compute_ms=compute_ms, roofline_memory_ms=memory_ms, gflop_per_step=gflop,
+               roofline_ms=max(compute_ms, memory_ms))
+    row["ratio_to_roofline"] = row["ms_per_step_median"] / row["roofline_ms"]
+    return row
+
+
+def in_subprocess(args, variant, batch_size, baseline) -> dict:
+    command = [sys.executable, __file__, "--_one", f"{variant},{batch_size},{int(baseline)}",
+               "--device", args.device, "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    command += ["--amp"] * args.amp + ["--compile"] * args.compile
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"benchmark row {variant}/{batch_size} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def print_table(rows) -> None:
+    print(f"{'variant':<8} {'batch':>5} {'device':<6} {'ms/step':>8} {'min':>7} {'max':>7} {'steps/s':>8} "
+          f"{'roofline':>8} {'ratio':>6} {'baseline':>8} {'speedup':>7} {'peak MB':>8}")
+    for r in rows:
+        peak = r["peak_cuda_mb"] if r["peak_cuda_mb"] is not None else r["peak_rss_mb"]
+        print(f"{r['variant']:<8} {r['batch_size']:>5} {r['device']:<6} {r['ms_per_step_median']:>8.2f} "
+              f"{r['ms_per_step_min']:>7.2f} {r['ms_per_step_max']:>7.2f} {r['steps_per_s']:>8.1f} "
+              f"{r['roofline_ms']:>8.2f} {r['ratio_to_roofline']:>6.2f} "
+              f"{r['baseline_ms_per_step_median']:>8.2f} {r['speedup_vs_baseline']:>7.2f} {peak:>8.0f}")
+    print("roofline = max(time of the step's matrix products alone, Adam's bytes / copy bandwidth); "
+          "ratio = measured / roofline; baseline = DataLoader + per-sample PIL transforms + .item() per step.")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--variants", default="gan,cgan")
+    parser.add_argument("--batch-sizes", default="32,64,256")
+    parser.add_argument("--steps", type=int, default=300, help="timed steps per row")
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the DataLoader baseline")
+    parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--_one", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args._one:
+        variant, batch_size, baseline = args._one.split(",")
+        row = measure_row(variant, int(batch_size), args.device, args.steps, args.warmup, args.amp,
+                          args.compile, bool(int(baseline)))
+        print(json.dumps(row))
+        return
+    rows = []
+    for variant in args.variants.split(","):
+        for batch_size in map(int, args.batch_sizes.split(",")):
+            row = in_subprocess(args, variant, batch_size, baseline=False)
+            base = None if args.no_baseline else in_subprocess(args, variant, batch_size, baseline=True)
+            row["baseline_ms_per_step_median"] = base["baseline_ms_per_step_median"] if base else float("nan")
+            row["speedup_vs_baseline"] = row["baseline_ms_per_step_median"] / row["ms_per_step_median"]
+            rows.append(row)
+    print_table(rows)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(rows, handle, indent=2)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
