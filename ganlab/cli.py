@@ -78,7 +78,8 @@ defaults = RunConfig()
 @user_errors
 def run(quiet, settings, resume_dir, labels_path, image_size, **options):
     """Train a GAN variant and write a run folder."""
-    from ganlab.trainer import resume, train
+    from ganlab.resume import resume
+    from ganlab.trainer import train
 
     options["data_options"] = {key: value for key, value in
                                (("labels", labels_path), ("image_size", image_size and int(image_size)))

@@ -17,11 +17,13 @@ import datetime
 import io
 import json
 import os
+import random
 import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ganlab import __version__
@@ -192,3 +194,44 @@ def check_checkpoint_matches(payload: dict[str, Any], variant: str, spec: Datase
             f"{saved.get('num_classes')} classes, not {tuple(spec.image_shape)} with "
             f"{spec.num_classes}. Use a checkpoint trained on the same dataset."
         )
+
+
+def checkpoint_payload(run) -> dict[str, Any]:
+    """What a checkpoint holds: enough to rebuild the networks and continue exactly."""
+    return {
+        "ganlab_version": __version__,
+        "variant": run.config.variant,
+        "spec": asdict(run.spec),
+        "config": run.config.to_dict(),
+        "step": run.step,
+        "generator": run.generator.state_dict(),
+        "discriminator": run.discriminator.state_dict(),
+        "opt_g": run.opt_g.state_dict(),
+        "opt_d": run.opt_d.state_dict(),
+        "fixed_noise": run.fixed_noise,
+        "rng": rng_state(),
+    }
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random generator the run draws from, in a form ``weights_only`` loading accepts."""
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached],
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Put every random generator back where :func:`rng_state` found it."""
+    torch.set_rng_state(state["torch"])
+    kind, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

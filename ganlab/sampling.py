@@ -115,7 +115,7 @@ def sample_from_run(run_dir, out, n=None, label=None, per_class=None, seed=0, ch
 
     The function behind ``ganlab sample``.
     """
-    from ganlab.trainer import restore  # the trainer draws grids with this module: import late
+    from ganlab.resume import restore  # it imports the trainer, which draws grids with this module
 
     run = restore(run_dir, checkpoint=checkpoint, device=device)
     labels = choose_labels(run.spec.num_classes, run.conditional, n, label, per_class).to(run.device)

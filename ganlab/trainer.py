@@ -16,16 +16,14 @@ import pluggy
 import torch
 from torch import nn
 
-from ganlab import __version__
 from ganlab.config import RunConfig
 from ganlab.data import Dataset, DatasetSpec, load_dataset, to_unit_range
-from ganlab.errors import CheckpointError, ConfigError, GanlabError, PluginError
+from ganlab.errors import ConfigError, GanlabError, PluginError
 from ganlab.interrupts import StopRequest
 from ganlab.plugins import make_plugin_manager, resolve_settings
 from ganlab.progress import ProgressPrinter
 from ganlab.report import save_loss_curve
-from ganlab.runs import (RunFolder, check_checkpoint_matches, default_run_dir, load_checkpoint,
-                         save_checkpoint)
+from ganlab.runs import RunFolder, checkpoint_payload, default_run_dir, save_checkpoint
 from ganlab.sampling import generate, save_grid
 
 SAMPLES_PER_CLASS_IN_FINAL_GRID = 10
@@ -376,114 +374,9 @@ def save_final_grid(run: TrainingRun) -> None:
                                     path=run.folder.final_grid_file)
 
 
-def checkpoint_payload(run: TrainingRun) -> dict[str, Any]:
-    """What a checkpoint holds: enough to rebuild the networks and continue exactly."""
-    from dataclasses import asdict
-
-    return {
-        "ganlab_version": __version__,
-        "variant": run.config.variant,
-        "spec": asdict(run.spec),
-        "config": run.config.to_dict(),
-        "step": run.step,
-        "generator": run.generator.state_dict(),
-        "discriminator": run.discriminator.state_dict(),
-        "opt_g": run.opt_g.state_dict(),
-        "opt_d": run.opt_d.state_dict(),
-        "fixed_noise": run.fixed_noise,
-        "rng": rng_state(),
-    }
-
-
 def save_run_checkpoint(run: TrainingRun) -> None:
     path = run.folder.checkpoint_file(run.step)
     save_checkpoint(path, checkpoint_payload(run))
     run.folder.write_losses(run.records)
     save_loss_curve(run.records, run.folder.loss_curve_file, title=f"{run.config.variant} losses")
     run.pm.hook.ganlab_checkpoint_saved(run=run, step=run.step, path=path)
-
-
-def rng_state() -> dict[str, Any]:
-    """Every random generator the run draws from, in a form ``weights_only`` loading accepts."""
-    kind, keys, position, has_gauss, cached = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached],
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-# ------------------------------------------------------------------------------------------------
-# Loading a run back
-# ------------------------------------------------------------------------------------------------
-def restore(run_dir, checkpoint=None, device: str | None = None) -> TrainingRun:
-    """Rebuild a saved run (same plugins, same settings) and load a checkpoint into it.
-
-    :param checkpoint: a checkpoint file; the run folder's latest when None.
-    :param device: where to put the networks; the run's own ``--device`` setting when None.
-    """
-    folder = RunFolder.open(run_dir)
-    config, spec, _ = folder.read_config()
-    if device is not None:
-        config.device = device
-    path = checkpoint or folder.latest_checkpoint()
-    run = prepare(config, spec, make_plugin_manager(config.variant, config.plugin_files))
-    payload = load_checkpoint(path, run.device)
-    check_checkpoint_matches(payload, config.variant, spec, path)
-    try:
-        run.generator.load_state_dict(payload["generator"])
-        run.discriminator.load_state_dict(payload["discriminator"])
-        run.opt_g.load_state_dict(payload["opt_g"])
-        run.opt_d.load_state_dict(payload["opt_d"])
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(
-            f"Checkpoint {path} does not fit the networks that {config.variant} builds "
-            f"({str(exc).splitlines()[0]}). It was made by a different version of the plugin; use "
-            f"a checkpoint from the same version."
-        ) from None
-    run.fixed_noise = payload["fixed_noise"].to(run.device)
-    run.step = int(payload["step"])
-    run.folder = folder
-    run.records = [r for r in folder.read_losses() if r["step"] <= run.step]
-    run.checkpoint_rng = payload.get("rng")
-    return run
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Put every random generator back where :func:`rng_state` found it."""
-    torch.set_rng_state(state["torch"])
-    kind, keys, position, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, quiet: bool = False,
-           device: str | None = None) -> TrainingRun:
-    """Continue a run from its latest checkpoint, to its own ``steps`` or to a new, larger ``steps``.
-
-    Networks, optimizers, the step counter, every RNG state, the loss log and the fixed noise come
-    back as they were, so on the CPU the result is bit-identical to a run that never stopped.
-    """
-    run = restore(run_dir, device=device)
-    if steps is not None:
-        if steps < run.step:
-            raise ConfigError(f"--steps {steps} is before the checkpoint's step {run.step}; give at "
-                              f"least {run.step}.")
-        run.config.steps = steps
-        run.folder.write_config(run.config, run.spec, run.conditional, str(run.device))
-    dataset = dataset or load_dataset(run.config.dataset, run.config.data_path, **run.config.data_options)
-    if dataset.spec.image_shape != run.spec.image_shape or dataset.spec.num_classes != run.spec.num_classes:
-        raise ConfigError(f"The data now found for {run.config.dataset} has another shape than the run "
-                          f"was trained on; give the original file with --data.")
-    batches = RealBatches(dataset, run.device)
-    set_rng_state(run.checkpoint_rng)
-    if not quiet:
-        run.pm.register(ProgressPrinter())
-    run_loop(run, batches)
-    return run

@@ -20,7 +20,7 @@ from ganlab import hookimpl
 
 # The plain GAN's networks and settings, unchanged: importing its hook implementations makes them
 # this plugin's too. (In ``dcgan+cgan`` the networks of dcgan, asked first, win instead.)
-from ganlab_plugins.gan import ganlab_discriminator, ganlab_generator, ganlab_settings, init_weights
+from ganlab_plugins.gan import ganlab_discriminator, ganlab_generator, ganlab_settings, init_weights  # noqa: F401
 
 
 @hookimpl

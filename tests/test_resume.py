@@ -8,7 +8,8 @@ import torch
 from ganlab.config import RunConfig
 from ganlab.errors import CheckpointError
 from ganlab.runs import load_checkpoint
-from ganlab.trainer import resume, train
+from ganlab.resume import resume
+from ganlab.trainer import train
 
 from conftest import random_dataset
 
