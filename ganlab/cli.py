@@ -68,6 +68,8 @@ defaults = RunConfig()
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=defaults.checkpoint_every,
               show_default=True, help="0 = only the final checkpoint.")
 @click.option("--log-every", type=positive, default=defaults.log_every, show_default=True)
+@click.option("--watchdog-steps", type=click.IntRange(min=0), default=defaults.watchdog_steps, show_default=True,
+              help="Warn when D is near-perfect for this many steps in a row (0 = off).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Make the run reproducible.")
 @click.option("--device", default=defaults.device, show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/<variant>-<time>].")

@@ -40,6 +40,7 @@ class RunConfig:
     sample_every: int = 200  # a sample grid every N steps, from one fixed noise batch
     checkpoint_every: int = 2_000  # 0 = only the final checkpoint
     log_every: int = 100  # read losses back from the device every N steps
+    watchdog_steps: int = 2_000  # warn when D is near-perfect this many steps in a row; 0 = off
 
     # Where and how to run
     seed: int | None = None  # None = draw one (it is saved in config.json)
@@ -50,6 +51,9 @@ class RunConfig:
         """Check every value; raise ConfigError naming the setting and its allowed range."""
         for name in ("steps", "batch_size", "latent_dim", "sample_every", "log_every"):
             _require_positive_int(name, getattr(self, name))
+        if not isinstance(self.watchdog_steps, int) or self.watchdog_steps < 0:
+            raise ConfigError(f"watchdog_steps must be 0 (off) or a positive number of steps, not "
+                              f"{self.watchdog_steps!r}.")
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
             raise ConfigError(
                 f"checkpoint_every must be 0 (final checkpoint only) or a positive number of "

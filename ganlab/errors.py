@@ -24,3 +24,7 @@ class PluginError(GanlabError):
 
 class CheckpointError(GanlabError):
     """A run folder or checkpoint is missing, corrupt or does not match."""
+
+
+class DivergenceError(GanlabError):
+    """Training produced non-finite losses or weights."""

@@ -41,6 +41,8 @@ class ProgressPrinter:
         text = (f"step {step:>6}/{total}  {rate:6.1f} steps/s  d_loss {last['d_loss']:.3f}  "
                 f"g_loss {last['g_loss']:.3f}  D acc real {last['d_real_acc']:.2f} "
                 f"fake {last['d_fake_acc']:.2f}")
+        if run.status_note:
+            text += f"  [{run.status_note}]"
         if self.is_terminal:
             filled = int(30 * step / total)
             print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {text}", end="", file=self.stream, flush=True)

@@ -4,9 +4,8 @@ from __future__ import annotations
 from ganlab.data import Dataset, load_dataset
 from ganlab.errors import CheckpointError, ConfigError
 from ganlab.plugins import make_plugin_manager
-from ganlab.progress import ProgressPrinter
 from ganlab.runs import RunFolder, check_checkpoint_matches, load_checkpoint, set_rng_state
-from ganlab.trainer import RealBatches, TrainingRun, prepare, run_loop
+from ganlab.trainer import RealBatches, TrainingRun, prepare, register_observers, run_loop
 
 
 def restore(run_dir, checkpoint=None, device: str | None = None) -> TrainingRun:
@@ -62,7 +61,6 @@ def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, qu
                           f"was trained on; give the original file with --data.")
     batches = RealBatches(dataset, run.device)
     set_rng_state(run.checkpoint_rng)
-    if not quiet:
-        run.pm.register(ProgressPrinter())
+    register_observers(run, quiet)
     run_loop(run, batches)
     return run

@@ -7,6 +7,7 @@ of it comes from the plugins through hooks (:mod:`ganlab.hookspecs`); this file 
 """
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,13 +19,14 @@ from torch import nn
 
 from ganlab.config import RunConfig
 from ganlab.data import Dataset, DatasetSpec, load_dataset, to_unit_range
-from ganlab.errors import ConfigError, GanlabError, PluginError
+from ganlab.errors import ConfigError, DivergenceError, GanlabError, PluginError
 from ganlab.interrupts import StopRequest
 from ganlab.plugins import make_plugin_manager, resolve_settings
 from ganlab.progress import ProgressPrinter
 from ganlab.report import save_loss_curve
 from ganlab.runs import RunFolder, checkpoint_payload, default_run_dir, save_checkpoint
 from ganlab.sampling import generate, save_grid
+from ganlab.watchdog import DiscriminatorWatchdog
 
 SAMPLES_PER_CLASS_IN_FINAL_GRID = 10
 
@@ -61,6 +63,7 @@ class TrainingRun:
     pending: list[torch.Tensor] = field(default_factory=list)  # per-step numbers still on the device
     interrupted: bool = False
     device_note: str = ""
+    status_note: str = ""  # a warning for the progress line, e.g. from the watchdog
     checkpoint_rng: dict[str, Any] | None = None  # the RNG states a restored checkpoint carried
 
     @property
@@ -292,10 +295,17 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     if write_files:
         run.folder = RunFolder.create(config.out or default_run_dir(config.variant))
         run.folder.write_config(config, run.spec, run.conditional, str(run.device))
-    if not quiet:
-        run.pm.register(ProgressPrinter())
+    register_observers(run, quiet)
     run_loop(run, RealBatches(dataset, run.device))
     return run
+
+
+def register_observers(run: TrainingRun, quiet: bool) -> None:
+    """The core's own observer plugins: the progress display and the discriminator watchdog."""
+    if run.config.watchdog_steps:
+        run.pm.register(DiscriminatorWatchdog(patience=run.config.watchdog_steps))
+    if not quiet:
+        run.pm.register(ProgressPrinter())
 
 
 def run_loop(run: TrainingRun, batches: RealBatches) -> None:
@@ -344,8 +354,26 @@ def _read_back(run: TrainingRun) -> None:
     records = [dict(step=first + i, d_loss=v[0], g_loss=v[1], d_real_acc=v[2], d_fake_acc=v[3])
                for i, v in enumerate(values)]
     run.pending.clear()
+    check_finite_losses(run, records)
     run.records.extend(records)
     run.pm.hook.ganlab_step_end(run=run, step=run.step, records=records)
+
+
+def check_finite_losses(run: TrainingRun, records: list[dict[str, float]]) -> None:
+    """Stop the run at the first NaN or infinite loss, saying where to go back to and why."""
+    for record in records:
+        if not (math.isfinite(record["d_loss"]) and math.isfinite(record["g_loss"])):
+            raise DivergenceError(divergence_message(run, record["step"], "the losses became non-finite "
+                                                     f"(d_loss {record['d_loss']}, g_loss {record['g_loss']})"))
+
+
+def divergence_message(run: TrainingRun, step: int, what: str) -> str:
+    last_good = run.folder.checkpoints()[-1] if run.folder and run.folder.checkpoints() else None
+    where = f"The last good checkpoint is {last_good}." if last_good else "No checkpoint was saved before it."
+    return (f"Training diverged at step {step}: {what}. {where} Usual causes: a learning rate too high "
+            f"for this loss (try --lr {run.config.lr / 2:g}), a loss that lets D's scores grow without "
+            f"bound (try wgan-gp or hinge), or a plugin that divides by zero. Nothing after step {step} "
+            f"was saved.")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -375,6 +403,10 @@ def save_final_grid(run: TrainingRun) -> None:
 
 
 def save_run_checkpoint(run: TrainingRun) -> None:
+    """Save a checkpoint (never of broken weights: the last good one must stay the latest)."""
+    for name, net in (("generator", run.generator), ("discriminator", run.discriminator)):
+        if not all(torch.isfinite(p).all() for p in net.parameters()):
+            raise DivergenceError(divergence_message(run, run.step, f"the {name}'s weights became non-finite"))
     path = run.folder.checkpoint_file(run.step)
     save_checkpoint(path, checkpoint_payload(run))
     run.folder.write_losses(run.records)
