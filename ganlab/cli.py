@@ -68,6 +68,12 @@ defaults = RunConfig()
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=defaults.checkpoint_every,
               show_default=True, help="0 = only the final checkpoint.")
 @click.option("--log-every", type=positive, default=defaults.log_every, show_default=True)
+@click.option("--eval-every", type=click.IntRange(min=0), default=defaults.eval_every, show_default=True,
+              help="Evaluate every N steps into metrics.csv/.png (0 = only the final evaluation).")
+@click.option("--eval-samples", type=click.IntRange(min=2), default=defaults.eval_samples, show_default=True,
+              help="Samples per evaluation during training.")
+@click.option("--final-eval-samples", type=click.IntRange(min=0), default=defaults.final_eval_samples,
+              show_default=True, help="Samples for the final metrics.json (0 = skip).")
 @click.option("--watchdog-steps", type=click.IntRange(min=0), default=defaults.watchdog_steps, show_default=True,
               help="Warn when D is near-perfect for this many steps in a row (0 = off).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Make the run reproducible.")
@@ -227,6 +233,57 @@ def hist(out, **dataset):
 
     ratio = save_label_histogram(load_for_cli(**dataset), out)
     click.echo(f"Wrote {out}; imbalance ratio (largest / smallest class, train): {ratio:.2f}")
+
+
+@cli.command("eval")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--n", type=click.IntRange(min=2), default=10_000, show_default=True, help="Samples to draw.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="A checkpoint file [default: the latest].")
+@click.option("--device", default="cpu", show_default=True)
+@user_errors
+def eval_command(run_dir, n, checkpoint, device):
+    """Measure a trained run with the project's classifier; writes metrics.json."""
+    from ganlab.evaluation import evaluate_run, format_table
+
+    metrics = evaluate_run(run_dir, n=n, checkpoint=checkpoint, device=device)
+    click.echo(f"{metrics['variant']} at step {metrics['step']}, {n} samples:")
+    click.echo(format_table(metrics))
+    click.echo(f"Wrote {Path(run_dir) / 'metrics.json'}")
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, type=click.Path(file_okay=False))
+@click.option("--out", default="report", show_default=True, type=click.Path(file_okay=False))
+@click.option("--variants", help="Train these variants first (comma-separated), same seed, data and budget.")
+@click.option("--steps", type=positive, default=defaults.steps, show_default=True, help="With --variants.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="With --variants.")
+@click.option("--eval-every", type=click.IntRange(min=0), default=None,
+              help="With --variants [default: steps/10].")
+@click.option("--dataset", default=defaults.dataset, show_default=True, help="With --variants.")
+@click.option("--n", type=click.IntRange(min=2), default=10_000, show_default=True,
+              help="Samples for runs that have no metrics.json yet.")
+@click.option("--quiet", is_flag=True)
+@user_errors
+def compare(run_dirs, out, variants, steps, seed, eval_every, dataset, n, quiet):
+    """Compare runs side by side: report.html (self-contained) and report.png.
+
+    ganlab compare runs/gan-... runs/cgan-... --out report/
+    ganlab compare --variants gan,cgan --steps 20000   (trains both, then compares)
+    """
+    from ganlab.report import compare_runs
+    from ganlab.trainer import train
+
+    run_dirs = list(run_dirs)
+    if variants:
+        for variant in (v.strip() for v in variants.split(",")):
+            config = RunConfig(variant=variant, steps=steps, seed=seed, dataset=dataset,
+                               eval_every=eval_every if eval_every is not None else max(1, steps // 10),
+                               final_eval_samples=n, out=str(Path(out) / "runs" / variant.replace("+", "_")))
+            run_dirs.append(train(config, quiet=quiet).folder.path)
+    if len(run_dirs) < 1:
+        raise click.UsageError("Give run folders to compare, or --variants to train and compare.")
+    report = compare_runs(run_dirs, out, n=n)
+    click.echo(f"Wrote {report} and {report.with_suffix('.png')}")
 
 
 def main() -> None:

@@ -40,6 +40,9 @@ class RunConfig:
     sample_every: int = 200  # a sample grid every N steps, from one fixed noise batch
     checkpoint_every: int = 2_000  # 0 = only the final checkpoint
     log_every: int = 100  # read losses back from the device every N steps
+    eval_every: int = 0  # evaluate with the project's classifier every N steps; 0 = only at the end
+    eval_samples: int = 2_000  # samples per evaluation during training
+    final_eval_samples: int = 10_000  # samples for the final metrics.json; 0 = no final evaluation
     watchdog_steps: int = 2_000  # warn when D is near-perfect this many steps in a row; 0 = off
 
     # Where and how to run
@@ -51,6 +54,12 @@ class RunConfig:
         """Check every value; raise ConfigError naming the setting and its allowed range."""
         for name in ("steps", "batch_size", "latent_dim", "sample_every", "log_every"):
             _require_positive_int(name, getattr(self, name))
+        for name in ("eval_every", "final_eval_samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be 0 (off) or a positive whole number, not {value!r}.")
+        if not isinstance(self.eval_samples, int) or self.eval_samples < 2:
+            raise ConfigError(f"eval_samples must be at least 2, not {self.eval_samples!r}.")
         if not isinstance(self.watchdog_steps, int) or self.watchdog_steps < 0:
             raise ConfigError(f"watchdog_steps must be 0 (off) or a positive number of steps, not "
                               f"{self.watchdog_steps!r}.")

@@ -1,7 +1,12 @@
-"""Figures about a run: the loss curves (the comparison report grows here too)."""
+"""Figures about runs: loss and metric curves, and the side-by-side comparison report."""
 from __future__ import annotations
 
+import base64
+import html
+import io
+import json
 import os
+from pathlib import Path
 
 import matplotlib
 
@@ -9,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ganlab.files import atomic_save  # noqa: E402
+from ganlab.files import atomic_save, atomic_write_text  # noqa: E402
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
@@ -39,3 +44,172 @@ def save_loss_curve(records: list[dict[str, float]], path: str | os.PathLike, ti
     fig.tight_layout()
     atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
     plt.close(fig)
+
+
+def save_metric_curves(curves: dict[str, list[dict]], path, dataset_name: str, against: str = "step") -> None:
+    """One panel per metric, one line per run, against ``step`` or wall-clock ``seconds``."""
+    from ganlab.evaluation import CURVE_METRICS, as_array
+    from ganlab.metrics import metric_labels
+
+    labels = metric_labels(dataset_name)
+    shown = [m for m in CURVE_METRICS if any(np.isfinite(as_array(rows, m)).any() for rows in curves.values())]
+    if not shown:
+        return
+    fig = metric_figure(curves, shown, labels, against)
+    atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
+    plt.close(fig)
+
+
+def metric_figure(curves, shown, labels, against):
+    from ganlab.evaluation import as_array
+
+    ncols = min(3, len(shown))
+    nrows = -(-len(shown) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3 * nrows), squeeze=False)
+    for ax, metric in zip(axes.flat, shown):
+        for name, rows in curves.items():
+            values = as_array(rows, metric)
+            if np.isfinite(values).any():
+                ax.plot(as_array(rows, against), values, marker="o", markersize=3, label=name)
+        ax.set_title(labels[metric], fontsize=10)
+        ax.set_xlabel("wall-clock seconds" if against == "seconds" else "step")
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(shown):]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# The comparison report
+# --------------------------------------------------------------------------------------------------
+def load_run_summary(run_dir, n: int = 10_000) -> dict:
+    """What the report shows of one run; evaluates it first if it has no metrics.json yet."""
+    from ganlab.evaluation import evaluate_run, has_classifier, read_metrics_csv
+    from ganlab.runs import RunFolder
+
+    folder = RunFolder.open(run_dir)
+    config, spec, _ = folder.read_config()
+    metrics = None
+    if folder.metrics_file.exists():
+        metrics = json.loads(folder.metrics_file.read_text())
+    elif has_classifier(spec.name):
+        metrics = evaluate_run(run_dir, n=n)
+    return {
+        "name": folder.path.name, "variant": config.variant, "dataset": spec.name, "folder": folder,
+        "losses": folder.read_losses(), "metrics": metrics,
+        "curve": read_metrics_csv(folder.metrics_csv_file) if folder.metrics_csv_file.exists() else [],
+    }
+
+
+def metrics_table(runs: list[dict]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Column names and rows of formatted values; the best value of each row is starred."""
+    from ganlab.metrics import HIGHER_IS_BETTER, metric_labels
+
+    labels = metric_labels(runs[0]["dataset"])
+    rows = []
+    for key, label in labels.items():
+        values = [(r["metrics"] or {}).get(key) for r in runs]
+        known = [v for v in values if v is not None]
+        best = (max if HIGHER_IS_BETTER[key] else min)(known) if len(known) > 1 else None
+        cells = ["—" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+                 + (" ★" if best is not None and v == best and known.count(best) < len(known) else "")
+                 for v in values]
+        rows.append((label, cells))
+    for key, label in (("step", "steps"), ("train_seconds", "training seconds"), ("n_samples", "samples evaluated")):
+        rows.append((label, [str((r["metrics"] or {}).get(key, "—")) for r in runs]))
+    return [r["name"] for r in runs], rows
+
+
+def figure_png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def grids_figure(runs):
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 4.8), squeeze=False)
+    for ax, run in zip(axes.flat, runs):
+        grid = run["folder"].final_grid_file
+        if grid.exists():
+            ax.imshow(plt.imread(grid))
+        ax.set_title(run["name"], fontsize=10)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def losses_figure(runs):
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), sharex=True)
+    for ax, key, title in ((axes[0], "d_loss", "discriminator loss"), (axes[1], "g_loss", "generator loss")):
+        for run in runs:
+            if run["losses"]:
+                values = np.array([r[key] for r in run["losses"]])
+                window = max(1, len(values) // 100)
+                steps = np.array([r["step"] for r in run["losses"]])[window - 1:]
+                ax.plot(steps, moving_average(values, window), label=run["name"])
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def compare_runs(run_dirs, out_dir, n: int = 10_000) -> Path:
+    """Write ``report.html`` (self-contained: images embedded) and ``report.png`` into ``out_dir``.
+
+    The function behind ``ganlab compare``. Returns the path of report.html.
+    """
+    from ganlab.evaluation import CURVE_METRICS, as_array
+    from ganlab.metrics import metric_labels
+
+    runs = [load_run_summary(d, n) for d in run_dirs]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures = {"Final samples": figure_png(grids_figure(runs)), "Losses": figure_png(losses_figure(runs))}
+    curves = {r["name"]: r["curve"] for r in runs if r["curve"]}
+    shown = [m for m in CURVE_METRICS if any(np.isfinite(as_array(c, m)).any() for c in curves.values())]
+    labels = metric_labels(runs[0]["dataset"])
+    if shown:
+        figures["Metrics against steps"] = figure_png(metric_figure(curves, shown, labels, "step"))
+        figures["Metrics against wall-clock seconds"] = figure_png(metric_figure(curves, shown, labels, "seconds"))
+    columns, rows = metrics_table(runs)
+    atomic_write_text(out_dir / "report.html", render_html(columns, rows, figures, runs[0]["dataset"]))
+    atomic_save(out_dir / "report.png", lambda handle: handle.write(stack_pngs(list(figures.values()))))
+    return out_dir / "report.html"
+
+
+def stack_pngs(pngs: list[bytes]) -> bytes:
+    """The report's figures one under another, as one PNG."""
+    images = [plt.imread(io.BytesIO(png))[..., :3] for png in pngs]
+    width = max(image.shape[1] for image in images)
+    padded = [np.pad(image, ((0, 10), (0, width - image.shape[1]), (0, 0)), constant_values=1.0) for image in images]
+    stacked = np.concatenate(padded)
+    buffer = io.BytesIO()
+    plt.imsave(buffer, np.clip(stacked, 0, 1), format="png")
+    return buffer.getvalue()
+
+
+def render_html(columns, rows, figures: dict[str, bytes], dataset: str) -> str:
+    def esc(text):
+        return html.escape(str(text))
+
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    body = "".join(f"<tr><th>{esc(label)}</th>" + "".join(
+        f"<td{' class=best' if '★' in cell else ''}>{esc(cell)}</td>" for cell in cells) + "</tr>"
+        for label, cells in rows)
+    images = "".join(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,"
+                     f"{base64.b64encode(png).decode()}'>" for title, png in figures.items())
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>ganlab comparison</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1300px}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}} td.best{{font-weight:bold;background:#e8f5e9}}
+img{{max-width:100%}}</style></head><body>
+<h1>ganlab comparison</h1>
+<p>Metrics on the {esc(dataset)} test split, judged by the project's own classifier (★ = best of the row).
+The FD is a Fréchet distance in that classifier's features, not comparable to Inception FID.</p>
+<table><tr><th>metric</th>{head}</tr>{body}</table>
+{images}
+</body></html>
+"""

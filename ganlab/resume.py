@@ -61,6 +61,6 @@ def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, qu
                           f"was trained on; give the original file with --data.")
     batches = RealBatches(dataset, run.device)
     set_rng_state(run.checkpoint_rng)
-    register_observers(run, quiet)
+    register_observers(run, dataset, quiet)
     run_loop(run, batches)
     return run

@@ -6,6 +6,8 @@
       loss_curve.png           D and G losses against steps
       samples/step_000200.png  the fixed-noise grid every ``sample_every`` steps
       final_grid.png           10 samples per class (row = class) from the final generator
+      metrics.json             the final evaluation (``ganlab eval`` writes it too)
+      metrics.csv, metrics.png evaluations every ``--eval-every`` steps
       checkpoints/step_020000.pt  networks, optimizers, RNG states; ``torch.load(weights_only=True)``
 
 Every file is written atomically (see :mod:`ganlab.files`).
@@ -51,6 +53,8 @@ class RunFolder:
         self.losses_file = self.path / "losses.csv"
         self.loss_curve_file = self.path / "loss_curve.png"
         self.final_grid_file = self.path / "final_grid.png"
+        self.metrics_file = self.path / "metrics.json"  # the final evaluation
+        self.metrics_csv_file = self.path / "metrics.csv"  # evaluations during training
         self.samples_dir = self.path / "samples"
         self.checkpoints_dir = self.path / "checkpoints"
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from ganlab.config import RunConfig
 from ganlab.data import Dataset, DatasetSpec, load_dataset, to_unit_range
+from ganlab.evaluation import Evaluator, has_classifier
 from ganlab.errors import ConfigError, DivergenceError, GanlabError, PluginError
 from ganlab.interrupts import StopRequest
 from ganlab.plugins import make_plugin_manager, resolve_settings
@@ -295,14 +296,17 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     if write_files:
         run.folder = RunFolder.create(config.out or default_run_dir(config.variant))
         run.folder.write_config(config, run.spec, run.conditional, str(run.device))
-    register_observers(run, quiet)
+    register_observers(run, dataset, quiet)
     run_loop(run, RealBatches(dataset, run.device))
     return run
 
 
-def register_observers(run: TrainingRun, quiet: bool) -> None:
-    """The core's own observer plugins: the progress display and the discriminator watchdog."""
-    if run.config.watchdog_steps:
+def register_observers(run: TrainingRun, dataset: Dataset, quiet: bool) -> None:
+    """The core's own observer plugins: evaluation, the discriminator watchdog, the progress display."""
+    config = run.config
+    if config.eval_every or (config.final_eval_samples and run.folder and has_classifier(dataset.spec.name)):
+        run.pm.register(Evaluator(dataset, config.eval_every, config.eval_samples, config.final_eval_samples))
+    if config.watchdog_steps:
         run.pm.register(DiscriminatorWatchdog(patience=run.config.watchdog_steps))
     if not quiet:
         run.pm.register(ProgressPrinter())

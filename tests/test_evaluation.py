@@ -1,0 +1,80 @@
+"""`ganlab eval`, `--eval-every` and `ganlab compare` on short real runs."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from ganlab.cli import cli
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def evaluated_runs(small_mnist_npz, tmp_path_factory):
+    base = tmp_path_factory.mktemp("evaluated")
+    runs = {}
+    for variant in ("gan", "cgan"):
+        out = base / variant
+        result = invoke("run", "--variant", variant, "--data", small_mnist_npz, "--steps", 40, "--seed", 0,
+                        "--device", "cpu", "--log-every", 10, "--eval-every", 20, "--eval-samples", 200,
+                        "--final-eval-samples", 300, "--quiet", "--out", out)
+        assert result.exit_code == 0, result.output
+        runs[variant] = out
+    return runs
+
+
+def test_run_with_eval_every_writes_metric_curves_and_final_metrics(evaluated_runs):
+    out = evaluated_runs["cgan"]
+    with open(out / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [20, 40]
+    assert all(float(r["seconds"]) > 0 for r in rows) and rows[0]["conditional_accuracy"] != ""
+    assert (out / "metrics.png").stat().st_size > 1000
+    final = json.loads((out / "metrics.json").read_text())
+    assert final["step"] == 40 and final["n_samples"] == 300 and 0 <= final["conditional_accuracy"] <= 1
+
+
+def test_unconditional_run_has_no_conditional_accuracy(evaluated_runs):
+    final = json.loads((evaluated_runs["gan"] / "metrics.json").read_text())
+    assert "conditional_accuracy" not in final and final["classes_covered"] >= 1
+
+
+def test_eval_prints_a_table_and_writes_metrics_json(evaluated_runs):
+    out = evaluated_runs["cgan"]
+    (out / "metrics.json").unlink()
+    result = invoke("eval", out, "--n", 250)
+    assert result.exit_code == 0, result.output
+    assert "conditional accuracy" in result.output and "FD (MNIST-CNN)" in result.output
+    assert json.loads((out / "metrics.json").read_text())["n_samples"] == 250
+
+
+def test_compare_writes_self_contained_html_and_png(evaluated_runs, tmp_path):
+    result = invoke("compare", evaluated_runs["gan"], evaluated_runs["cgan"], "--out", tmp_path / "report")
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert (tmp_path / "report" / "report.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(re.findall(r"src='data:image/png;base64,", html)) >= 3  # grids, losses, metric curves
+    assert "http" not in html.replace("http-equiv", "")  # opens offline: nothing to fetch
+    for variant in ("gan", "cgan"):
+        metrics = json.loads((evaluated_runs[variant] / "metrics.json").read_text())
+        assert f"{metrics['fd']:.4g}" in html and f"{metrics['precision']:.4g}" in html
+    assert "★" in html and "—" in html  # a winner is marked; gan has no conditional accuracy
+
+
+def test_eval_of_a_dataset_without_classifier_says_how_to_train_one(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.integers(0, 256, (40, 8, 8), dtype=np.uint8),
+             y_train=(np.arange(40) % 2).astype(np.uint8))
+    out = tmp_path / "run"
+    assert invoke("run", "--dataset", "npz", "--data", tmp_path / "d.npz", "--steps", 2, "--batch-size", 4,
+                  "--quiet", "--out", out).exit_code == 0
+    result = invoke("eval", out, "--n", 10)
+    assert result.exit_code == 1 and "python scripts/train_classifier.py --dataset npz" in result.output
