@@ -22,7 +22,8 @@ def trained_runs(small_mnist_npz, tmp_path_factory):
         out = base / variant
         result = CliRunner().invoke(cli, ["run", "--variant", variant, "--data", small_mnist_npz, "--steps", "12",
                                           "--sample-every", "6", "--checkpoint-every", "6", "--log-every", "4",
-                                          "--seed", "1", "--device", "cpu", "--out", str(out)])
+                                          "--seed", "1", "--device", "cpu", "--final-eval-samples", "0",
+                                          "--out", str(out)])
         assert result.exit_code == 0, result.output
         runs[variant] = out
     return runs
@@ -122,7 +123,8 @@ def test_readme_main_command_runs_as_a_subprocess(mnist, tmp_path):
     ganlab = shutil.which("ganlab", path=os.path.dirname(sys.executable)) or shutil.which("ganlab")
     command = [ganlab] if ganlab else [sys.executable, "-m", "ganlab"]
     result = subprocess.run(
-        command + ["run", "--variant", "cgan", "--steps", "30", "--out", str(tmp_path / "run")],
+        command + ["run", "--variant", "cgan", "--steps", "30", "--final-eval-samples", "500",
+                   "--out", str(tmp_path / "run")],
         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert result.returncode == 0, result.stderr
     assert "Training finished at step 30" in result.stdout

@@ -15,7 +15,7 @@ from ganlab.data.sources import IDX_FILES
 
 
 def run(*args):
-    return CliRunner().invoke(cli, ["run", "--quiet", *map(str, args)])
+    return CliRunner().invoke(cli, ["run", "--quiet", "--final-eval-samples", "0", *map(str, args)])
 
 
 @pytest.fixture
