@@ -273,3 +273,75 @@ def test_evaluate_rejects_images_of_the_wrong_shape():
     wrong = lambda labels: torch.zeros(len(labels), 1, 3, 3)  # noqa: E731
     with pytest.raises(GanlabError, match="expects"):
         metrics.evaluate(wrong, LabelReadingClassifier(), tiny_dataset(), n=10)
+
+
+# --- calibration on real MNIST with the shipped classifier -----------------------------------------
+# The reference is 2 000 test images; the "generators" draw from 3 000 other test images, so the
+# real-image generator is as good as a generator can be and everything runs in a few seconds.
+
+CALIBRATION_N = 2000
+
+
+def real_image_generator(images: torch.Tensor, labels: torch.Tensor):
+    """A perfect conditional "generator": answers each asked label with a distinct held-out real image
+    of that class (the j-th request for class k gets the j-th such image)."""
+    by_class = [images[labels == k] for k in range(10)]
+
+    def generate(asked: torch.Tensor) -> torch.Tensor:
+        out = torch.empty(len(asked), *images.shape[1:])
+        for k in asked.unique().tolist():
+            where = (asked == k).nonzero().flatten()
+            out[where] = by_class[k][torch.arange(len(where)) % len(by_class[k])]
+        return out
+
+    return generate
+
+
+@pytest.fixture(scope="module")
+def calibration(mnist) -> dict[str, dict]:
+    from ganlab.classifier import load_classifier
+    from ganlab.data import to_unit_range
+
+    classifier = load_classifier("mnist")
+    reference = Dataset(mnist.spec, mnist.x_train[:0], mnist.y_train[:0],
+                        mnist.x_test[:CALIBRATION_N], mnist.y_test[:CALIBRATION_N])
+    held_out = to_unit_range(torch.from_numpy(mnist.x_test[CALIBRATION_N:5000]))
+    held_out_labels = torch.from_numpy(mnist.y_test[CALIBRATION_N:5000])
+    noise = torch.Generator().manual_seed(0)
+    generators = {
+        "real": real_image_generator(held_out, held_out_labels),
+        "one image": lambda labels: held_out[:1].expand(len(labels), -1, -1, -1),
+        "noise": lambda labels: torch.rand(len(labels), 1, 28, 28, generator=noise) * 2 - 1,
+    }
+    return {
+        name: metrics.evaluate(generate, classifier, reference, n=CALIBRATION_N, batch_size=CALIBRATION_N)
+        for name, generate in generators.items()
+    }
+
+
+def test_real_images_are_recognised_as_the_label_they_were_asked_for(calibration):
+    assert calibration["real"]["conditional_accuracy"] >= 0.99
+
+
+def test_real_images_have_an_fd_near_zero_and_noise_a_huge_one(calibration):
+    real, noise = calibration["real"]["fd"], calibration["noise"]["fd"]
+    assert real < 2.0  # sampling error of two 2 000-image sets; a blank image scores hundreds
+    assert noise > 100 * real
+
+
+def test_real_images_cover_every_class_in_its_proportion(calibration):
+    real = calibration["real"]
+    assert real["classes_covered"] == 10
+    assert real["class_kl"] < 0.01
+    assert real["precision"] > 0.8 and real["recall"] > 0.8
+
+
+def test_a_generator_that_draws_one_image_is_caught_by_coverage_and_recall(calibration):
+    collapsed = calibration["one image"]
+    assert collapsed["classes_covered"] == 1
+    assert collapsed["class_kl"] > 2.0  # near the maximum, log(1 / 0.1)
+    assert collapsed["recall"] < 0.01
+
+
+def test_noise_is_caught_by_precision(calibration):
+    assert calibration["noise"]["precision"] < 0.01
