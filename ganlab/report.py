@@ -67,10 +67,10 @@ def metric_figure(curves, shown, labels, against):
     nrows = -(-len(shown) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3 * nrows), squeeze=False)
     for ax, metric in zip(axes.flat, shown):
-        for name, rows in curves.items():
+        for index, (name, rows) in enumerate(curves.items()):  # one colour per run in every panel
             values = as_array(rows, metric)
             if np.isfinite(values).any():
-                ax.plot(as_array(rows, against), values, marker="o", markersize=3, label=name)
+                ax.plot(as_array(rows, against), values, marker="o", markersize=3, label=name, color=f"C{index}")
         ax.set_title(labels[metric], fontsize=10)
         ax.set_xlabel("wall-clock seconds" if against == "seconds" else "step")
         ax.legend(fontsize=8)
