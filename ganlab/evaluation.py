@@ -82,6 +82,7 @@ class Evaluator:
         self.classifier = None
         self.started = 0.0
         self.elapsed_before = 0.0  # training seconds of the part before a resume
+        self.evaluating = 0.0  # seconds spent evaluating, left out of the training time
 
     @hookimpl
     def ganlab_train_start(self, run):
@@ -101,16 +102,22 @@ class Evaluator:
     def ganlab_train_end(self, run, interrupted):
         if interrupted or not run.folder or not self.final_n:
             return
-        seconds = self.elapsed_before + time.perf_counter() - self.started
+        seconds = self.training_seconds()
         metrics = self.measure(run, self.final_n, record=not self.rows or self.rows[-1]["step"] != run.step)
         metrics.update(step=run.step, variant=run.config.variant, dataset=run.config.dataset,
                        train_seconds=round(seconds, 2))
         atomic_write_json(run.folder.metrics_file, metrics)
 
+    def training_seconds(self) -> float:
+        """Wall-clock seconds of training so far, evaluations left out (for time-to-quality curves)."""
+        return self.elapsed_before + time.perf_counter() - self.started - self.evaluating
+
     def measure(self, run, n: int, record: bool = True) -> dict:
-        seconds = self.elapsed_before + time.perf_counter() - self.started
+        seconds = self.training_seconds()
+        began = time.perf_counter()
         metrics = evaluate_generator(run.generator, run.config.latent_dim, run.conditional, self.dataset, n,
                                      run.device, self.classifier)
+        self.evaluating += time.perf_counter() - began
         if record:
             self.rows.append({"step": run.step, "seconds": round(seconds, 2), "n_samples": n,
                               **{k: metrics.get(k) for k in CURVE_METRICS}})
