@@ -1,0 +1,246 @@
+# %% [markdown]
+# # 3. A conditional GAN
+#
+# The plain GAN of tutorial 2 draws *some* digit; you cannot ask it for a 7. A **conditional GAN**
+# (Mirza & Osindero 2014) gives the label to both networks: G draws an image *for* a label, and D
+# judges whether an image is a real example *of* that label. To fool D, G must then draw the digit it
+# was asked for.
+#
+# The Keras tutorial feeds the label in by **multiplying** with a learned embedding, and this is what
+# ganlab's `cgan` variant does. This tutorial shows what that multiplication does, trains the cGAN,
+# looks at what the embeddings learned, draws a 10 × 10 grid (row = the digit asked for), and ends
+# with the details the original tutorial got wrong or left unsaid.
+#
+# Default: 3 000 steps, a couple of minutes on a laptop CPU (`STEPS` below; the tutorial's is 20 000).
+
+# %%
+import inspect
+import math
+import time
+
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from ganlab.config import RunConfig
+from ganlab.data import load_dataset
+from ganlab.plugins import make_plugin_manager
+from ganlab.sampling import generate, sample_from_run, save_grid
+from ganlab.trainer import prepare, train, train_step
+from tutorial_helpers import choose, output_dir, show
+
+OUT = output_dir("03")
+STEPS = choose(3000, 60)
+SAMPLE_EVERY = choose(500, 30)
+DEVICE = "auto"
+
+mnist = load_dataset("mnist")
+digits = list(mnist.spec.class_names)
+
+# %% [markdown]
+# ## What the embedding multiplication does
+#
+# The `cgan` plugin keeps the plain GAN's two networks and puts a **conditioning module** in front of
+# each:
+#
+# - G's input is `noise ⊙ E_G[label]`, with `E_G = nn.Embedding(10, 100)`: one learned 100-number
+#   vector per digit, multiplied element by element into the noise.
+# - D's input is `image ⊙ E_D[label]`, with `E_D = nn.Embedding(10, 784)`: one learned 28 × 28 "mask"
+#   per digit, multiplied pixel by pixel into the image.
+
+# %%
+fresh = prepare(RunConfig(variant="cgan", seed=0, device="cpu"), mnist.spec, make_plugin_manager("cgan"))
+print("G's conditioning:", fresh.generator.conditioning)
+print("D's conditioning:", fresh.discriminator.conditioning)
+
+z = torch.randn(1, 100).repeat(10, 1)  # one noise vector, ten times
+labels = torch.arange(10)  # asked for 0, 1, ..., 9
+with torch.no_grad():
+    g_input = fresh.generator.conditioning(z, labels)
+    by_hand = z * fresh.generator.conditioning.embedding.weight[labels]
+print("G's input shape:", tuple(g_input.shape), " equals noise * embedding[label]:", torch.equal(g_input, by_hand))
+print("first 4 input numbers for labels 0 and 1:", g_input[0, :4].numpy().round(4), g_input[1, :4].numpy().round(4))
+
+# %% [markdown]
+# One noise vector becomes ten different inputs, one per label, so G can draw ten different digits
+# from the same noise. Each digit sees the noise through its own scaling: a coordinate that digit 3
+# amplifies, digit 8 may shrink or flip.
+#
+# D's side works the same way on pixels. A real 3 labelled "3" and the same image labelled "8" give D
+# different inputs, so D can learn to reject *mismatched* pairs, and G is pushed to draw the digit
+# it was asked for, not just any digit.
+#
+# The embeddings start as Keras's do, uniform in [-0.05, 0.05], so at first G's input is about 20
+# times smaller than the noise (BatchNorm after G's first layer undoes that scale). Training shapes
+# them; we will look at them afterwards.
+#
+# ## Training
+#
+# Only `variant` changes from tutorial 2. The sample grids now have one digit per label, titled.
+
+# %%
+config = RunConfig(variant="cgan", steps=STEPS, seed=0, device=DEVICE, sample_every=SAMPLE_EVERY,
+                   checkpoint_every=0, final_eval_samples=0, out=str(OUT / "run"))
+started = time.perf_counter()
+run = train(config, dataset=mnist)
+print(f"{run.step} steps in {time.perf_counter() - started:.0f} s")
+show(sorted(run.folder.samples_dir.glob("step_*.png"))[-1])
+
+# %% [markdown]
+# ## What the embeddings learned
+#
+# D's embedding has one 784-number row per digit: reshaped to 28 × 28, each is the mask D multiplies a
+# "this is digit k" image by. Red pixels keep their sign, blue ones are flipped, and the stronger the
+# colour, the more weight the pixel gets; near-white pixels are nearly ignored. After a short run much
+# of each mask is still its random start; the structure that appears sits where the strokes of digits
+# are, and differs between digits: that difference is how D tells a "3" from an "8" with the same
+# pixels.
+
+# %%
+d_embedding = run.discriminator.conditioning.embedding.weight.detach().cpu()
+c, h, w = mnist.spec.image_shape
+limit = d_embedding.abs().max().item()
+fig = Figure(figsize=(12, 2.2))
+for k, row in enumerate(d_embedding):
+    ax = fig.add_subplot(1, 10, k + 1)
+    ax.imshow(row.view(c, h, w)[0].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    ax.set_title(f"E_D[{digits[k]}]", fontsize=9)
+    ax.axis("off")
+fig.suptitle("D's label embeddings as 28x28 pixel masks", fontsize=10)
+fig.tight_layout()
+fig.savefig(OUT / "d_embeddings.png", dpi=100)
+show(OUT / "d_embeddings.png")
+
+# %% [markdown]
+# G's embedding is 10 × 100: too many numbers to look at directly. Two views: the 10 vectors
+# projected on their two main directions (PCA), and how similar each digit's vector is to each other
+# digit's (cosine similarity). Digits whose vectors point the same way give G similar inputs for the
+# same noise.
+
+# %%
+g_embedding = run.generator.conditioning.embedding.weight.detach().cpu()
+centred = g_embedding - g_embedding.mean(0)
+u, s, _ = torch.linalg.svd(centred, full_matrices=False)
+points = u[:, :2] * s[:2]
+explained = (s[:2] ** 2).sum() / (s ** 2).sum()
+unit = g_embedding / g_embedding.norm(dim=1, keepdim=True)
+similarity = unit @ unit.T
+
+fig = Figure(figsize=(10, 4))
+ax_pca, ax_sim = fig.subplots(1, 2)
+ax_pca.scatter(points[:, 0], points[:, 1])
+for k, (x, y) in enumerate(points.tolist()):
+    ax_pca.annotate(digits[k], (x, y), fontsize=12, ha="center", va="bottom")
+ax_pca.set_title(f"G's embeddings, PCA ({explained:.0%} of the variance)", fontsize=10)
+image = ax_sim.imshow(similarity.numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+ax_sim.set_xticks(range(10), digits)
+ax_sim.set_yticks(range(10), digits)
+ax_sim.set_title("cosine similarity of G's embeddings", fontsize=10)
+fig.colorbar(image, ax=ax_sim)
+fig.tight_layout()
+fig.savefig(OUT / "g_embeddings.png", dpi=100)
+show(OUT / "g_embeddings.png")
+print("embedding sizes (norm per digit):", g_embedding.norm(dim=1).numpy().round(2))
+
+# %% [markdown]
+# ## A 10 × 10 grid: row = the digit asked for
+#
+# `sample_from_run` (what `ganlab sample --per-class 10` calls) loads the final checkpoint and draws 10
+# samples of every digit, a row per digit. If conditioning works, every row shows one digit, in
+# different styles.
+
+# %%
+sample_from_run(run.folder.path, OUT / "grid_10x10.png", per_class=10, seed=1)
+show(OUT / "grid_10x10.png")
+
+# %% [markdown]
+# Now the same **ten noise vectors in every row**: column j always uses noise j, only the label
+# changes. Does a column keep its style (slant, thickness) across digits? With multiplication each
+# digit sees the noise through its own scaling, so styles need not carry over; tutorial 5 tries
+# concatenation instead, which gives every digit the same noise.
+
+# %%
+noise = torch.randn(10, config.latent_dim, generator=torch.Generator().manual_seed(2))
+grid_labels = torch.arange(10).repeat_interleave(10)  # 0 x10, 1 x10, ...
+images = generate(run.generator, noise.repeat(10, 1).to(run.device), grid_labels.to(run.device))
+save_grid(images, OUT / "same_noise.png", ncols=10, row_names=digits, suptitle="column = one noise vector")
+show(OUT / "same_noise.png")
+
+# %% [markdown]
+# ## What the original tutorial got wrong or left unsaid
+#
+# ### 1. Its "epochs" are steps
+#
+# The tutorial trains for "20 000 epochs", but each of its epochs is **one batch of 32 images**. An
+# epoch usually means one pass over the whole training set; ganlab calls the tutorial's unit a *step*.
+
+# %%
+for steps in (20_000, STEPS):
+    print(f"{steps:>6} steps x 32 images = {steps * 32:>7,} images = {steps * 32 / len(mnist.x_train):.2f} passes over MNIST")
+
+# %% [markdown]
+# So the tutorial's full run sees the training set about 11 times over, not 20 000 times.
+#
+# ### 2. The generator step's labels
+#
+# The tutorial draws fresh labels for its generator step (`sampled_labels = np.random.randint(0, 10,
+# ...)`) and then never uses them: its generator step passes the *real* batch's `labels` to the
+# combined model instead. So G is only asked for digits in the proportions of the real batches it
+# happened to draw, and the fresh labels are dead code. ganlab draws fresh labels, uniformly, for the fake batch,
+# and uses those same labels for D's fake batch and for G's step. The lines in `train_step`:
+
+# %%
+lines, first = inspect.getsourcelines(train_step)
+for number, line in enumerate(lines, first):
+    if "fake_labels" in line or "sampled_labels" in line or "tutorial" in line:
+        print(f"trainer.py:{number}  {line.strip()}")
+
+# %% [markdown]
+# Because MNIST is nearly balanced (tutorial 1), the two choices ask for similar digit proportions on
+# average; the difference is that the code now does what it says, and that on an unbalanced dataset G
+# would still be asked for every class equally.
+#
+# ### 3. Keras's BatchNorm momentum is not PyTorch's
+#
+# Keras's `BatchNormalization(momentum=0.8)` keeps 0.8 of the old running mean at each step:
+# `running = 0.8 * running + 0.2 * batch`. PyTorch's `momentum` is the weight of the **new** batch:
+# `running = (1 - momentum) * running + momentum * batch`. So Keras's 0.8 is PyTorch's **0.2**, and
+# Keras's default `epsilon` is 1e-3 (PyTorch's is 1e-5).
+#
+# Popular PyTorch ports write `nn.BatchNorm1d(n, 0.8)`. The second positional argument of
+# `BatchNorm1d` is **eps**, not momentum:
+
+# %%
+print("nn.BatchNorm1d(256, 0.8) ->", nn.BatchNorm1d(256, 0.8))
+print("ganlab's generator      ->", run.generator.network.layers[2])
+
+# %% [markdown]
+# An `eps` of 0.8 is not harmless: BatchNorm divides by `sqrt(variance + eps)`, so for a layer whose
+# activations have a small variance, the output is squashed instead of normalised to unit variance:
+
+# %%
+activations = 0.3 * torch.randn(1000, 256)  # a hidden layer whose activations have variance 0.09
+for name, layer in (("eps=0.8 (the ports' bug)", nn.BatchNorm1d(256, 0.8)),
+                    ("eps=1e-3, momentum=0.2 (ganlab)", nn.BatchNorm1d(256, eps=1e-3, momentum=0.2))):
+    print(f"{name:<32} output std {layer(activations).std().item():.2f}")
+
+# %% [markdown]
+# The running statistics matter at sampling time: `generate` and `sample_from_run` put G in
+# evaluation mode, where BatchNorm uses its running mean and variance instead of the batch's. ganlab's
+# grids are drawn that way, as the tutorial's Keras `predict` does.
+#
+# ### 4. Two discriminator updates per step
+#
+# The tutorial calls `train_on_batch` twice for D, on the real batch and then on the fake one: two
+# Adam steps. Most PyTorch ports take one Adam step on the sum of both losses. ganlab's default is
+# the single step (`d_update="joint"`); `RunConfig(d_update="separate")`, or `ganlab run --d-update
+# separate`, reproduces the tutorial.
+#
+# ### 5. Initial weights
+#
+# Keras starts Dense layers from Glorot-uniform weights and zero biases, and embeddings from uniform
+# ±0.05; PyTorch's defaults differ. ganlab starts from Keras's (`--set init=torch` switches to
+# PyTorch's).
+#
+# Tutorial 4 measures what conditioning buys: does the cGAN draw the digit it is asked for, and does
+# it cover all ten digits better than the plain GAN?
