@@ -19,7 +19,7 @@ def restore(run_dir, checkpoint=None, device: str | None = None) -> TrainingRun:
     if device is not None:
         config.device = device
     path = checkpoint or folder.latest_checkpoint()
-    run = prepare(config, spec, make_plugin_manager(config.variant, config.plugin_files))
+    run = prepare(config, spec, make_plugin_manager(config.variant, folder.plugin_paths(config.plugin_files)))
     payload = load_checkpoint(path, run.device)
     check_checkpoint_matches(payload, config.variant, spec, path)
     try:

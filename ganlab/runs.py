@@ -32,7 +32,7 @@ from ganlab import __version__
 from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec
 from ganlab.errors import CheckpointError, ConfigError
-from ganlab.files import atomic_save, atomic_write_json, atomic_write_text
+from ganlab.files import atomic_save, atomic_write_bytes, atomic_write_json, atomic_write_text
 
 CHECKPOINT_FORMAT = 1
 LOSS_COLUMNS = ("step", "d_loss", "g_loss", "d_real_acc", "d_fake_acc")
@@ -112,6 +112,36 @@ class RunFolder:
                 f"`ganlab run`; restore it from a copy, or train a new run."
             ) from None
         return config, spec, saved
+
+    # ---- plugin files ---------------------------------------------------------------------------
+    def keep_plugin_files(self, files: list[str]) -> list[str]:
+        """Copy ``--plugin`` files into the run folder; return their paths relative to it.
+
+        The run then carries the code it needs to be rebuilt, and its config.json names no path
+        outside the folder.
+        """
+        kept = []
+        for file in files:
+            target = self.path / "plugins" / Path(file).name
+            target.parent.mkdir(exist_ok=True)
+            atomic_write_bytes(target, Path(file).read_bytes())
+            kept.append(target.relative_to(self.path).as_posix())
+        return kept
+
+    def plugin_paths(self, files: list[str]) -> list[str]:
+        """The plugin files named in config.json, refused if they point outside the run folder."""
+        root = self.path.resolve()
+        paths = []
+        for file in files:
+            path = (root / file).resolve()
+            if Path(file).is_absolute() or not path.is_relative_to(root / "plugins"):
+                raise CheckpointError(
+                    f"{self.config_file} names the plugin file {file!r}, outside the run folder's "
+                    f"plugins/ folder. ganlab does not run code from paths a config file points to; "
+                    f"copy the plugin into {root / 'plugins'} and name it as plugins/<file>.py."
+                )
+            paths.append(str(path))
+        return paths
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def checkpoint_file(self, step: int) -> Path:

@@ -295,6 +295,7 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     run = prepare(config, dataset.spec, pm, overrides)
     if write_files:
         run.folder = RunFolder.create(config.out or default_run_dir(config.variant))
+        config.plugin_files = run.folder.keep_plugin_files(config.plugin_files)
         run.folder.write_config(config, run.spec, run.conditional, str(run.device))
     register_observers(run, dataset, quiet)
     run_loop(run, RealBatches(dataset, run.device))

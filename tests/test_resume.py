@@ -66,3 +66,35 @@ def test_newer_checkpoint_format_is_refused(tmp_path):
     torch.save({"format": 99}, path)
     with pytest.raises(CheckpointError, match="format 99, newer"):
         load_checkpoint(path)
+
+
+LSGAN = '''
+"""Least squares on top of the cGAN (a test plugin)."""
+import ganlab
+from ganlab_plugins.cgan import *  # noqa: F401,F403
+
+@ganlab.hookimpl
+def ganlab_generator_loss(scores):
+    return ((scores - 1) ** 2).mean()
+'''
+
+
+def test_plugin_files_travel_with_the_run_and_config_paths_cannot_escape_it(tmp_path):
+    import json
+
+    from ganlab.resume import restore
+
+    plugin = tmp_path / "mylsgan.py"
+    plugin.write_text(LSGAN)
+    train(config(tmp_path, "run", 4, variant="mylsgan", plugin_files=[str(plugin)]), dataset=random_dataset(),
+          quiet=True)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["config"]["plugin_files"] == ["plugins/mylsgan.py"]
+    plugin.unlink()  # the run no longer needs the original file
+    assert restore(tmp_path / "run").step == 4
+
+    for escape in ("/tmp/evil.py", "plugins/../../evil.py"):
+        saved["config"]["plugin_files"] = [escape]
+        (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+        with pytest.raises(CheckpointError, match="does not run code from paths a config file points to"):
+            restore(tmp_path / "run")
