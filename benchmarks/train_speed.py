@@ -224,6 +224,7 @@ def measure_row(variant, batch_size, device_name, steps, warmup, amp, compile_, 
     run, batches, d_steps, times = ganlab_rows(variant, batch_size, device, steps, warmup, amp, compile_)
     row = {
         "variant": variant, "batch_size": batch_size, "device": device_name, "amp": amp, "compile": compile_,
+        "threads": torch.get_num_threads(),
         "ms_per_step_median": statistics.median(times), "ms_per_step_min": min(times),
         "ms_per_step_max": max(times), "steps_per_s": 1000 / statistics.median(times),
         "peak_rss_mb": peak_rss_mb(),
