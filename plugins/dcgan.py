@@ -16,7 +16,9 @@ the width, so G starts from the image size halved as often as it stays whole and
 7 -> 14 -> 28; 32x32: 4 -> 8 -> 16 -> 32; 64x64: 4 -> ... -> 64) and D halves it the same number of
 times. Simplifications: G's first layer is a Linear layer reshaped to a small feature map (the paper's
 1x1 -> 4x4 transposed convolution is the same map); the widths are smaller than the paper's, to suit a
-CPU; the whole of D's last feature map goes into one Linear logit.
+CPU (``g_width``/``d_width`` 32: MNIST's G goes 64x7x7 -> 32x14x14 -> 1x28x28, D 32x14x14 -> 64x7x7;
+the paper's 128 and pytorch/examples' 64 cost 4 to 16 times as much); the whole of D's last feature map
+goes into one Linear logit.
 
 Both networks take any conditioned input, so DCGAN combines with other plugins' conditioning:
 ``--variant dcgan+cgan`` multiplies the noise and the image by learned label embeddings before they
@@ -38,15 +40,15 @@ D_NORMS = ("batch", "layer", "none")
 @hookimpl
 def ganlab_settings():
     return {
-        "g_width": (64, "channels of the generator's last hidden layer (doubling towards its input)"),
-        "d_width": (64, "channels of the discriminator's first layer (doubling at each halving)"),
+        "g_width": (32, "channels of the generator's last hidden layer (doubling towards its input)"),
+        "d_width": (32, "channels of the discriminator's first layer (doubling at each halving)"),
         "d_norm": ("batch", "normalisation in the discriminator: batch (DCGAN), layer (for WGAN-GP) or none"),
     }
 
 
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return ConvGenerator(math.prod(input_shape), spec.image_shape, config.settings.get("g_width", 64))
+    return ConvGenerator(math.prod(input_shape), spec.image_shape, config.settings.get("g_width", 32))
 
 
 @hookimpl
@@ -54,7 +56,7 @@ def ganlab_discriminator(spec, config, input_shape):
     norm = config.settings.get("d_norm", "batch")
     if norm not in D_NORMS:
         raise ValueError(f"d_norm must be one of {', '.join(D_NORMS)}, not {norm!r}")
-    return ConvDiscriminator(tuple(input_shape), config.settings.get("d_width", 64), norm)
+    return ConvDiscriminator(tuple(input_shape), config.settings.get("d_width", 32), norm)
 
 
 def halvings(height: int, width: int) -> int:
@@ -68,11 +70,11 @@ def halvings(height: int, width: int) -> int:
 class ConvGenerator(nn.Module):
     """(N, input) -> Linear -> (N, width*2^(n-1), H/2^n, W/2^n) -> n transposed convs -> (N, C, H, W)."""
 
-    def __init__(self, input_size: int, image_shape: tuple[int, int, int], width: int = 64):
+    def __init__(self, input_size: int, image_shape: tuple[int, int, int], width: int = 32):
         super().__init__()
         channels, height, width_px = image_shape
         n = halvings(height, width_px)
-        self.start = (width * 2 ** max(n - 1, 0), height // 2 ** n, width_px // 2 ** n)  # MNIST: (128, 7, 7)
+        self.start = (width * 2 ** max(n - 1, 0), height // 2 ** n, width_px // 2 ** n)  # MNIST: (64, 7, 7)
         self.project = nn.Sequential(
             nn.Linear(input_size, math.prod(self.start), bias=False),
             nn.BatchNorm1d(math.prod(self.start)), nn.ReLU(),
@@ -96,7 +98,7 @@ class ConvGenerator(nn.Module):
 class ConvDiscriminator(nn.Module):
     """(N, C, H, W) -> n strided convs, each halving the size (MNIST 28 -> 14 -> 7) -> Linear -> (N,) logits."""
 
-    def __init__(self, input_shape: tuple[int, int, int], width: int = 64, norm: str = "batch"):
+    def __init__(self, input_shape: tuple[int, int, int], width: int = 32, norm: str = "batch"):
         super().__init__()
         channels, height, width_px = input_shape
         n = max(halvings(height, width_px), 1)  # at least one strided convolution, even for odd sizes

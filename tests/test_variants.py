@@ -271,7 +271,7 @@ def test_acgan_losses_add_the_class_cross_entropy_to_the_adversarial_loss():
 
 
 def test_acgan_class_head_learns_to_classify_real_digits(mnist):
-    """The class loss trains the head: after 150 steps D names the class of held-out real digits."""
+    """The class loss trains the head: after 60 steps D names the class of most held-out real digits."""
     images = to_unit_range(torch.from_numpy(mnist.x_test[:1000]))
     labels = torch.from_numpy(mnist.y_test[:1000]).long()
 
@@ -281,9 +281,9 @@ def test_acgan_class_head_learns_to_classify_real_digits(mnist):
             return (run.discriminator(images, labels)[1].argmax(1) == labels).float().mean().item()
 
     before = accuracy(build("acgan"))
-    after = accuracy(train(RunConfig(variant="acgan", steps=150, batch_size=32, seed=0, device="cpu"),
+    after = accuracy(train(RunConfig(variant="acgan", steps=60, batch_size=32, seed=0, device="cpu"),
                            dataset=mnist, quiet=True, write_files=False))
-    assert before < 0.3 and after > 0.6, (before, after)
+    assert before < 0.3 and after > 0.5, (before, after)  # 0.1 is chance; 0.71 when written
 
 
 def test_acgan_behind_a_network_without_class_head_says_how_to_order_it():
