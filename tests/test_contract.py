@@ -103,7 +103,8 @@ def test_a_few_training_steps_on_mnist_give_finite_losses_and_change_both_networ
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_a_saved_run_restores_to_the_same_generator_and_discriminator(variant, mnist, tmp_path):
-    config = quick_config(variant, steps=2, sample_every=1000, checkpoint_every=0, out=str(tmp_path / "run"))
+    config = quick_config(variant, steps=2, sample_every=1000, checkpoint_every=0, final_eval_samples=0,
+                          out=str(tmp_path / "run"))  # no final evaluation: it takes longer than the run
     run = train(config, dataset=mnist, quiet=True)
     again = restore(tmp_path / "run", device="cpu")
     assert again.step == 2 and again.config.settings == run.config.settings
@@ -151,7 +152,7 @@ def test_observer_hooks_are_called_at_each_point_of_a_run(tmp_path):
     observer = Observer()
     pm.register(observer, name="observer")
     config = RunConfig(variant="cgan", steps=4, batch_size=8, seed=0, device="cpu", log_every=2,
-                       sample_every=4, checkpoint_every=0, out=str(tmp_path / "run"))
+                       sample_every=4, checkpoint_every=0, final_eval_samples=0, out=str(tmp_path / "run"))
     train(config, dataset=random_dataset(n=64), pm=pm, quiet=True)
     assert observer.calls == [
         ("train_start", 0),

@@ -242,6 +242,7 @@ def test_settings_are_shown_by_variants_verbose_and_set_from_the_command_line(tm
     out = tmp_path / "run"
     result = CliRunner().invoke(cli, ["run", "--variant", "wgan-gp", "--steps", "1", "--batch-size", "4",
                                       "--data", small_mnist_npz, "--out", str(out), "--quiet", "--device", "cpu",
+                                      "--final-eval-samples", "0",
                                       "--set", "gp_weight=5", "--set", "n_critic=2"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["config"]["settings"]["gp_weight"] == 5.0
