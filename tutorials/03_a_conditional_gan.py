@@ -70,7 +70,7 @@ print("first 4 input numbers for labels 0 and 1:", g_input[0, :4].numpy().round(
 # different inputs, so D can learn to reject *mismatched* pairs, and G is pushed to draw the digit
 # it was asked for, not just any digit.
 #
-# The embeddings start as Keras's do, uniform in [-0.05, 0.05], so at first G's input is about 20
+# The embeddings start as Keras's do, uniform in [-0.05, 0.05], so at first G's input is about 30
 # times smaller than the noise (BatchNorm after G's first layer undoes that scale). Training shapes
 # them; we will look at them afterwards.
 #
