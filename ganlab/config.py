@@ -31,10 +31,11 @@ class RunConfig:
     lr: float = 2e-4  # Adam, for both networks
     beta1: float = 0.5
     beta2: float = 0.999
-    # "joint": one Adam step on the real + fake loss (PyTorch-GAN and most ports; they take the mean,
-    # which Adam does not tell apart from the sum).
-    # "separate": the tutorial's two train_on_batch calls, an Adam step on real then one on fake.
-    d_update: str = "joint"
+    # "separate": the tutorial's two train_on_batch calls, an Adam step on the real batch, then one
+    # on the fake batch. "joint": one Adam step on the real + fake loss (PyTorch-GAN and most ports
+    # take the mean, which Adam does not tell apart from the sum). Measured at the tutorial's 20 000
+    # steps (seed 0, 10 000 samples): cgan's conditional accuracy 92.2 % separate, 90.9 % joint.
+    d_update: str = "separate"
 
     # What to record
     sample_every: int = 200  # a sample grid every N steps, from one fixed noise batch
