@@ -63,7 +63,8 @@ defaults = RunConfig()
 @click.option("--latent-dim", type=positive, default=defaults.latent_dim, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=defaults.lr, show_default=True)
 @click.option("--d-update", type=click.Choice(D_UPDATE_MODES), default=defaults.d_update, show_default=True,
-              help="joint: one D step on real+fake loss; separate: the tutorial's real, then fake step.")
+              help="joint: one D step on real+fake loss; separate: the tutorial's real, then fake step; "
+                   "auto: the variant's choice (gan, cgan: separate).")
 @click.option("--sample-every", type=positive, default=defaults.sample_every, show_default=True)
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=defaults.checkpoint_every,
               show_default=True, help="0 = only the final checkpoint.")

@@ -11,7 +11,7 @@ from typing import Any
 
 from ganlab.errors import ConfigError
 
-D_UPDATE_MODES = ("joint", "separate")
+D_UPDATE_MODES = ("auto", "joint", "separate")
 
 
 @dataclass
@@ -31,11 +31,11 @@ class RunConfig:
     lr: float = 2e-4  # Adam, for both networks
     beta1: float = 0.5
     beta2: float = 0.999
-    # "separate": the tutorial's two train_on_batch calls, an Adam step on the real batch, then one
-    # on the fake batch. "joint": one Adam step on the real + fake loss (PyTorch-GAN and most ports
-    # take the mean, which Adam does not tell apart from the sum). Measured at the tutorial's 20 000
-    # steps (seed 0, 10 000 samples): cgan's conditional accuracy 92.2 % separate, 90.9 % joint.
-    d_update: str = "separate"
+    # "joint": one Adam step on the real + fake loss (the papers; PyTorch-GAN takes the mean, which
+    # Adam does not tell apart from the sum). "separate": the tutorial's two train_on_batch calls, an
+    # Adam step on the real batch, then one on the fake batch. "auto": the variant's choice (the
+    # ganlab_discriminator_update hook): gan and cgan choose "separate", like the tutorial.
+    d_update: str = "auto"
 
     # What to record
     sample_every: int = 200  # a sample grid every N steps, from one fixed noise batch

@@ -57,6 +57,11 @@ def ganlab_generator_loss(scores):
 
 
 @hookimpl(trylast=True)
+def ganlab_discriminator_update():
+    return "joint"
+
+
+@hookimpl(trylast=True)
 def ganlab_discriminator_steps():
     return 1
 

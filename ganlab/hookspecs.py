@@ -174,6 +174,17 @@ def ganlab_generator_loss(
 
 
 @hookspec(firstresult=True)
+def ganlab_discriminator_update(config: RunConfig) -> str | None:
+    """How the discriminator learns from its two batches when ``--d-update`` is ``auto``.
+
+    :returns: ``"joint"`` (one optimizer step on real + fake loss, as the GAN papers write it) or
+        ``"separate"`` (an optimizer step on the real batch, then one on the fake batch, as the Keras
+        tutorial's two ``train_on_batch`` calls do). The default is ``"joint"``.
+    Stops at the first non-None result.
+    """
+
+
+@hookspec(firstresult=True)
 def ganlab_discriminator_steps(config: RunConfig) -> int | None:
     """How many discriminator updates to make for each generator update (WGAN's n_critic).
 

@@ -178,6 +178,12 @@ def prepare(config: RunConfig, spec: DatasetSpec, pm: pluggy.PluginManager | Non
     config.validate()
     pm = pm or make_plugin_manager(config.variant, config.plugin_files)
     config.settings = resolve_settings(pm, {**config.settings, **(overrides or {})})
+    if config.d_update == "auto":
+        config.d_update = pm.hook.ganlab_discriminator_update(config=config)
+        if config.d_update not in ("joint", "separate"):
+            raise PluginError(f'ganlab_discriminator_update must return "joint" or "separate", '
+                              f"not {config.d_update!r}; fix the plugin "
+                              f"({_answering_plugins(pm, 'ganlab_discriminator_update')}).")
     if config.seed is None:
         config.seed = random.SystemRandom().randrange(2**31)
     device, note = pick_device(config.device)

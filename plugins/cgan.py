@@ -18,9 +18,10 @@ from torch import nn
 
 from ganlab import hookimpl
 
-# The plain GAN's networks and settings, unchanged: importing its hook implementations makes them
-# this plugin's too. (In ``dcgan+cgan`` the networks of dcgan, asked first, win instead.)
-from ganlab_plugins.gan import ganlab_discriminator, ganlab_generator, ganlab_settings, init_weights  # noqa: F401
+# The plain GAN's networks, settings and D update, unchanged: importing its hook implementations
+# makes them this plugin's too. (In ``dcgan+cgan`` the networks of dcgan, asked first, win instead.)
+from ganlab_plugins.gan import (  # noqa: F401
+    ganlab_discriminator, ganlab_discriminator_update, ganlab_generator, ganlab_settings, init_weights)
 
 
 @hookimpl

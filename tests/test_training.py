@@ -9,7 +9,7 @@ import torch
 
 from ganlab.config import RunConfig
 from ganlab.sampling import generate
-from ganlab.trainer import train
+from ganlab.trainer import prepare, train
 
 from conftest import random_dataset
 
@@ -78,6 +78,16 @@ def test_separate_mode_makes_two_discriminator_updates_per_step():
         state = run.opt_d.state_dict()["state"]
         steps[mode] = int(next(iter(state.values()))["step"])
     assert steps == {"joint": 4, "separate": 8}
+
+
+def test_auto_d_update_is_the_variants_choice():
+    from ganlab.plugins import make_plugin_manager
+
+    data = random_dataset()
+    assert prepare(RunConfig(variant="cgan", seed=0), data.spec).config.d_update == "separate"
+    pm = make_plugin_manager("gan")
+    pm.unregister(name="gan")  # without the tutorial's plugin: the core's default
+    assert pm.hook.ganlab_discriminator_update(config=RunConfig()) == "joint"
 
 
 def test_generator_step_leaves_the_discriminator_unchanged():
