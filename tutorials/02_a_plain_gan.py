@@ -47,7 +47,7 @@ mnist = load_dataset("mnist")
 
 # %%
 pm = make_plugin_manager("gan")
-one_step = prepare(RunConfig(variant="gan", seed=0, device="cpu"), mnist.spec, pm)
+one_step = prepare(RunConfig(variant="gan", seed=0, device="cpu", d_update="separate"), mnist.spec, pm)
 G, D = one_step.generator, one_step.discriminator
 print(G)
 print(D)
@@ -90,6 +90,10 @@ print("D(images):", tuple(logits.shape), "logits", logits.numpy().round(3),
 #   the fakes against the target "real". (Minimising `log(1 - D(G(z)))`, the loss in the paper's
 #   minimax game, gives G almost no gradient early on, when D easily rejects its images.)
 #
+# The tutorial updates D with two calls of Keras's `train_on_batch`, one on the real batch and one on
+# the fakes: two Adam steps. That is what ganlab's `gan` and `cgan` do too (`d_update="separate"`);
+# most PyTorch ports and the papers take one Adam step on the sum of both losses (`d_update="joint"`).
+#
 # `fake.detach()` in D's step keeps D's update from flowing into G; G's step then reuses the same
 # fakes, undetached, so its gradient flows back through D into G.
 
@@ -105,11 +109,14 @@ def plain_step(G, D, opt_g, opt_d, images, labels, batch_size=32, latent_dim=100
     fake = G(noise, fake_labels)
     ones, zeros = torch.ones(batch_size), torch.zeros(batch_size)
 
-    # Discriminator: real -> 1, fake -> 0.
+    # Discriminator, the tutorial's way: an Adam step on the real batch (target 1), then one on the fakes (0).
     opt_d.zero_grad()
     d_real = F.binary_cross_entropy_with_logits(D(real, real_labels), ones)
+    d_real.backward()
+    opt_d.step()
+    opt_d.zero_grad()
     d_fake = F.binary_cross_entropy_with_logits(D(fake.detach(), fake_labels), zeros)
-    (d_real + d_fake).backward()
+    d_fake.backward()
     opt_d.step()
 
     # Generator: make D say "real" about the same fakes.
@@ -127,7 +134,8 @@ def plain_step(G, D, opt_g, opt_d, images, labels, batch_size=32, latent_dim=100
 # the same random state, and compare the weights.
 
 # %%
-twin = prepare(RunConfig(variant="gan", seed=0, device="cpu"), mnist.spec, make_plugin_manager("gan"))
+twin = prepare(RunConfig(variant="gan", seed=0, device="cpu", d_update="separate"), mnist.spec,
+               make_plugin_manager("gan"))
 images, labels = torch.from_numpy(mnist.x_train), torch.from_numpy(mnist.y_train)
 
 torch.manual_seed(1)
@@ -139,7 +147,7 @@ numbers = train_step(twin, RealBatches(mnist, twin.device), d_steps=1)  # on the
 print(f"plain PyTorch: d_loss {d_loss:.6f}  g_loss {g_loss:.6f}")
 print(f"train_step:    d_loss {numbers[0]:.6f}  g_loss {numbers[1]:.6f}  "
       f"(D's accuracy on real {numbers[2]:.2f}, on fake {numbers[3]:.2f})")
-fresh = prepare(RunConfig(variant="gan", seed=0, device="cpu"), mnist.spec, make_plugin_manager("gan"))
+fresh = prepare(RunConfig(variant="gan", seed=0, device="cpu"), mnist.spec, make_plugin_manager("gan"))  # untrained
 moved, differ = 0.0, 0.0  # the largest change of any weight in this step, and the largest disagreement
 for net in ("generator", "discriminator"):
     before, plain, ganlab = (dict(getattr(r, net).named_parameters()) for r in (fresh, one_step, twin))

@@ -232,9 +232,10 @@ for name, layer in (("eps=0.8 (the ports' bug)", nn.BatchNorm1d(256, 0.8)),
 # ### 4. Two discriminator updates per step
 #
 # The tutorial calls `train_on_batch` twice for D, on the real batch and then on the fake one: two
-# Adam steps. Most PyTorch ports take one Adam step on the sum of both losses. ganlab's default is
-# the single step (`d_update="joint"`); `RunConfig(d_update="separate")`, or `ganlab run --d-update
-# separate`, reproduces the tutorial.
+# Adam steps per step (tutorial 2 writes them out). Most PyTorch ports, and the papers, take one Adam
+# step on the sum of both losses instead. ganlab's `gan` and `cgan` keep the tutorial's two steps
+# (`d_update="separate"`); `RunConfig(d_update="joint")`, or `ganlab run --d-update joint`, takes the
+# single step.
 #
 # ### 5. Initial weights
 #
