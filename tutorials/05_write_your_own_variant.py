@@ -171,8 +171,9 @@ for variant, files in (("typo+gan", [str(typo_file)]), ("concat_cgan", [str(plug
 # ## Training it beside the built-in cGAN
 #
 # Same seed, data and budget for both, with evaluation during training (tutorial 4 explains the
-# metrics). `plugin_files` goes into the run's `config.json`, so the run folder can be sampled and
-# resumed later: ganlab loads the plugin from the same file again.
+# metrics). ganlab copies each of `plugin_files` into the run folder (`plugins/concat_cgan.py`) and
+# names the copy in `config.json`, so the run folder can be sampled and resumed later, even after the
+# original file is gone: the run carries its own code.
 
 # %%
 runs = {}
@@ -220,9 +221,9 @@ for variant, run in runs.items():
     print(f"{variant:<16} pixel change from the label {label_effect:.3f}, from the noise {noise_effect:.3f}")
 
 # %% [markdown]
-# If a column repeats one image all the way down, and the label's effect is a small fraction of the
-# noise's, the generator is **ignoring the label**: the noise alone decides the digit, and the
-# conditional accuracy sits near chance. That is what the concatenating cGAN did when we ran this
+# If a column barely changes down its rows, and the label's effect is a small fraction of the
+# noise's, the generator is **mostly ignoring the label**: the noise decides the digit, and the
+# conditional accuracy sits not far above chance. That is what the concatenating cGAN did when we ran this
 # tutorial at its defaults, and the reason is in the shapes. The one-hot label is 10 of D's 794 inputs, each weighted
 # like a pixel: D can do well by judging the image alone, so it barely checks whether image and label
 # match, and then G gains nothing by following the label. The tutorial's multiplication puts the label
@@ -235,8 +236,8 @@ for variant, run in runs.items():
 # label up, and measure again.
 #
 # The run folder is a normal ganlab run: `sample_from_run` (and `ganlab sample`) rebuild the variant
-# from `config.json`, loading the plugin file again. Here it is asked for twenty 7s: if G ignores the
-# label, they will not all be 7s.
+# from `config.json`, loading the plugin from the run folder's copy. Here it is asked for twenty 7s:
+# if G ignores the label, they will not all be 7s.
 
 # %%
 run = runs[VARIANT]

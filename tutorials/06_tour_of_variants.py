@@ -16,8 +16,8 @@
 #
 # A short budget favours variants that learn fast per step, so read this as a first look, not a
 # ranking: `STEPS` below sets the budget (default 2 000 steps each; the MLP variants need about that
-# long before their digits can be told apart, and the six runs take five to ten minutes on a laptop
-# CPU, wgan-gp alone almost half of it).
+# long before their digits can be told apart; the six runs take about ten minutes on a 2-core CPU,
+# wgan-gp alone a third of it).
 
 # %%
 import dataclasses
