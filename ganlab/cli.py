@@ -68,6 +68,8 @@ defaults = RunConfig()
 @click.option("--sample-every", type=positive, default=defaults.sample_every, show_default=True)
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=defaults.checkpoint_every,
               show_default=True, help="0 = only the final checkpoint.")
+@click.option("--keep-checkpoints", type=click.IntRange(min=0), default=defaults.keep_checkpoints,
+              show_default=True, help="Keep only the newest N checkpoints (0 = all).")
 @click.option("--log-every", type=positive, default=defaults.log_every, show_default=True)
 @click.option("--eval-every", type=click.IntRange(min=0), default=defaults.eval_every, show_default=True,
               help="Evaluate every N steps into metrics.csv/.png (0 = only the final evaluation).")

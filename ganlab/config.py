@@ -40,6 +40,7 @@ class RunConfig:
     # What to record
     sample_every: int = 200  # a sample grid every N steps, from one fixed noise batch
     checkpoint_every: int = 2_000  # 0 = only the final checkpoint
+    keep_checkpoints: int = 0  # keep only the newest N checkpoints; 0 = keep them all
     log_every: int = 100  # read losses back from the device every N steps
     eval_every: int = 0  # evaluate with the project's classifier every N steps; 0 = only at the end
     eval_samples: int = 2_000  # samples per evaluation during training
@@ -55,7 +56,7 @@ class RunConfig:
         """Check every value; raise ConfigError naming the setting and its allowed range."""
         for name in ("steps", "batch_size", "latent_dim", "sample_every", "log_every"):
             _require_positive_int(name, getattr(self, name))
-        for name in ("eval_every", "final_eval_samples"):
+        for name in ("eval_every", "final_eval_samples", "keep_checkpoints"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be 0 (off) or a positive whole number, not {value!r}.")

@@ -420,6 +420,9 @@ def save_run_checkpoint(run: TrainingRun) -> None:
             raise DivergenceError(divergence_message(run, run.step, f"the {name}'s weights became non-finite"))
     path = run.folder.checkpoint_file(run.step)
     save_checkpoint(path, checkpoint_payload(run))
+    if run.config.keep_checkpoints:  # prune only after the new one is safely on disk
+        for old in run.folder.checkpoints()[:-run.config.keep_checkpoints]:
+            old.unlink()
     run.folder.write_losses(run.records)
     save_loss_curve(run.records, run.folder.loss_curve_file, title=f"{run.config.variant} losses")
     run.pm.hook.ganlab_checkpoint_saved(run=run, step=run.step, path=path)

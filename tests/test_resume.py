@@ -98,3 +98,9 @@ def test_plugin_files_travel_with_the_run_and_config_paths_cannot_escape_it(tmp_
         (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
         with pytest.raises(CheckpointError, match="does not run code from paths a config file points to"):
             restore(tmp_path / "run")
+
+
+def test_keep_checkpoints_prunes_the_oldest(tmp_path):
+    run = train(config(tmp_path, "run", 12, checkpoint_every=3, keep_checkpoints=2), dataset=random_dataset(),
+                quiet=True)
+    assert [p.name for p in run.folder.checkpoints()] == ["step_000009.pt", "step_000012.pt"]
