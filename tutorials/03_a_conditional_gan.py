@@ -15,7 +15,6 @@
 
 # %%
 import inspect
-import math
 import time
 
 import torch
@@ -176,7 +175,9 @@ show(OUT / "same_noise.png")
 
 # %%
 for steps in (20_000, STEPS):
-    print(f"{steps:>6} steps x 32 images = {steps * 32:>7,} images = {steps * 32 / len(mnist.x_train):.2f} passes over MNIST")
+    images_seen = steps * 32
+    print(f"{steps:>6} steps x 32 images = {images_seen:>7,} images = "
+          f"{images_seen / len(mnist.x_train):.2f} passes over MNIST")
 
 # %% [markdown]
 # So the tutorial's full run sees the training set about 11 times over, not 20 000 times.

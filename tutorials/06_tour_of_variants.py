@@ -118,7 +118,8 @@ show(OUT / "tour_grids.png")
 # recorded in its `metrics.json`.
 
 # %%
-header = f"{'variant':<18} {'ms/step':>8} {'cond. acc.':>10} {'classes':>8} {'class KL':>9} {'FD':>8} {'prec.':>6} {'recall':>6}"
+header = (f"{'variant':<18} {'ms/step':>8} {'cond. acc.':>10} {'classes':>8} {'class KL':>9} {'FD':>8} "
+          f"{'prec.':>6} {'recall':>6}")
 print(header)
 print("-" * len(header))
 for variant, values in metrics.items():
