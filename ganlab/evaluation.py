@@ -28,10 +28,20 @@ def has_classifier(dataset_name: str) -> bool:
     return weights_path(dataset_name).exists()
 
 
+def load_classifier_quietly(dataset_name: str, device):
+    """Load the evaluation classifier without touching the training's random stream.
+
+    Building a network draws its initial weights from torch's global generator; ``fork_rng`` puts
+    the generator back afterwards, so a run with evaluation trains exactly like one without.
+    """
+    with torch.random.fork_rng(devices=[]):
+        return load_classifier(dataset_name, device)
+
+
 def evaluate_generator(generator, latent_dim: int, conditional: bool, dataset: Dataset, n: int,
                        device, classifier=None) -> dict:
     """All metrics of one generator on ``n`` samples, drawn from fixed noise (``EVAL_NOISE_SEED``)."""
-    classifier = classifier or load_classifier(dataset.spec.name, device)
+    classifier = classifier or load_classifier_quietly(dataset.spec.name, device)
     noise_rng = torch.Generator().manual_seed(EVAL_NOISE_SEED)
 
     def generate_fn(labels):
@@ -86,7 +96,7 @@ class Evaluator:
 
     @hookimpl
     def ganlab_train_start(self, run):
-        self.classifier = load_classifier(self.dataset.spec.name, run.device)
+        self.classifier = load_classifier_quietly(self.dataset.spec.name, run.device)
         if run.folder and run.folder.metrics_csv_file.exists():  # a resumed run keeps its curve
             self.rows = [r for r in read_metrics_csv(run.folder.metrics_csv_file) if r["step"] <= run.step]
             self.elapsed_before = self.rows[-1]["seconds"] if self.rows else 0.0

@@ -8,13 +8,11 @@ import json
 import os
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure  # a Figure without pyplot: no GUI, no global state
+from matplotlib.image import imread, imsave
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ganlab.files import atomic_save, atomic_write_text  # noqa: E402
+from ganlab.files import atomic_save, atomic_write_text
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
@@ -31,7 +29,8 @@ def save_loss_curve(records: list[dict[str, float]], path: str | os.PathLike, ti
     if not records:
         return
     steps = np.array([r["step"] for r in records])
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
     window = max(1, len(records) // 100)
     for key, name, colour in (("d_loss", "discriminator", "tab:blue"), ("g_loss", "generator", "tab:orange")):
         values = np.array([r[key] for r in records])
@@ -43,7 +42,6 @@ def save_loss_curve(records: list[dict[str, float]], path: str | os.PathLike, ti
     ax.legend()
     fig.tight_layout()
     atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
-    plt.close(fig)
 
 
 def save_metric_curves(curves: dict[str, list[dict]], path, dataset_name: str, against: str = "step") -> None:
@@ -57,7 +55,6 @@ def save_metric_curves(curves: dict[str, list[dict]], path, dataset_name: str, a
         return
     fig = metric_figure(curves, shown, labels, against)
     atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
-    plt.close(fig)
 
 
 def metric_figure(curves, shown, labels, against):
@@ -65,7 +62,8 @@ def metric_figure(curves, shown, labels, against):
 
     ncols = min(3, len(shown))
     nrows = -(-len(shown) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3 * nrows), squeeze=False)
+    fig = Figure(figsize=(4 * ncols, 3 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, metric in zip(axes.flat, shown):
         for index, (name, rows) in enumerate(curves.items()):  # one colour per run in every panel
             values = as_array(rows, metric)
@@ -124,16 +122,16 @@ def metrics_table(runs: list[dict]) -> tuple[list[str], list[tuple[str, list[str
 def figure_png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
     return buffer.getvalue()
 
 
 def grids_figure(runs):
-    fig, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 4.8), squeeze=False)
+    fig = Figure(figsize=(4.5 * len(runs), 4.8))
+    axes = fig.subplots(1, len(runs), squeeze=False)
     for ax, run in zip(axes.flat, runs):
         grid = run["folder"].final_grid_file
         if grid.exists():
-            ax.imshow(plt.imread(grid))
+            ax.imshow(imread(grid))
         ax.set_title(run["name"], fontsize=10)
         ax.set_axis_off()
     fig.tight_layout()
@@ -141,7 +139,8 @@ def grids_figure(runs):
 
 
 def losses_figure(runs):
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), sharex=True)
+    fig = Figure(figsize=(11, 3.5))
+    axes = fig.subplots(1, 2, sharex=True)
     for ax, key, title in ((axes[0], "d_loss", "discriminator loss"), (axes[1], "g_loss", "generator loss")):
         for run in runs:
             if run["losses"]:
@@ -182,12 +181,12 @@ def compare_runs(run_dirs, out_dir, n: int = 10_000) -> Path:
 
 def stack_pngs(pngs: list[bytes]) -> bytes:
     """The report's figures one under another, as one PNG."""
-    images = [plt.imread(io.BytesIO(png))[..., :3] for png in pngs]
+    images = [imread(io.BytesIO(png))[..., :3] for png in pngs]
     width = max(image.shape[1] for image in images)
     padded = [np.pad(image, ((0, 10), (0, width - image.shape[1]), (0, 0)), constant_values=1.0) for image in images]
     stacked = np.concatenate(padded)
     buffer = io.BytesIO()
-    plt.imsave(buffer, np.clip(stacked, 0, 1), format="png")
+    imsave(buffer, np.clip(stacked, 0, 1), format="png")
     return buffer.getvalue()
 
 

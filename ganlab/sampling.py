@@ -5,15 +5,12 @@ import math
 import os
 from typing import Sequence
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.figure import Figure  # a Figure without pyplot: no GUI, no global state
 
-matplotlib.use("Agg")  # files only; interactive display is the tutorials' business
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from ganlab.data import from_unit_range  # noqa: E402
-from ganlab.files import atomic_save  # noqa: E402
+from ganlab.data import from_unit_range
+from ganlab.files import atomic_save
 
 
 @torch.no_grad()
@@ -63,7 +60,7 @@ def save_grid(images: torch.Tensor | np.ndarray, path: str | os.PathLike, ncols:
     nrows = math.ceil(n / ncols)
     cell = 0.9 if titles is None else 1.2
     row_gap = height // 3 if titles else 2  # room for a title above each row
-    fig = plt.figure(figsize=(ncols * 0.9 + (0.8 if row_names else 0.2), nrows * cell + 0.5))
+    fig = Figure(figsize=(ncols * 0.9 + (0.8 if row_names else 0.2), nrows * cell + 0.5))
     ax = fig.add_axes((0.12 if row_names else 0.02, 0.02, 0.86 if row_names else 0.96,
                        0.88 if suptitle else 0.94))
     ax.imshow(mosaic(pixels, ncols, row_gap=row_gap), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
@@ -76,7 +73,6 @@ def save_grid(images: torch.Tensor | np.ndarray, path: str | os.PathLike, ncols:
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
-    plt.close(fig)
 
 
 def save_npz(path: str | os.PathLike, images: torch.Tensor, labels: torch.Tensor | None) -> None:

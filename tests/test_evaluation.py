@@ -78,3 +78,19 @@ def test_eval_of_a_dataset_without_classifier_says_how_to_train_one(tmp_path):
                   "--quiet", "--out", out).exit_code == 0
     result = invoke("eval", out, "--n", 10)
     assert result.exit_code == 1 and "python scripts/train_classifier.py --dataset npz" in result.output
+
+
+def test_evaluating_during_training_does_not_change_the_training(small_mnist_npz, tmp_path):
+    import torch
+
+    from ganlab.config import RunConfig
+    from ganlab.data import load_dataset
+    from ganlab.trainer import train
+
+    data = load_dataset("mnist", small_mnist_npz)
+    runs = [train(RunConfig(steps=10, batch_size=8, seed=2, device="cpu", log_every=5, out=str(tmp_path / name),
+                            eval_every=every, eval_samples=50, final_eval_samples=final), dataset=data, quiet=True)
+            for name, every, final in (("plain", 0, 0), ("evaluated", 5, 60))]
+    assert (tmp_path / "evaluated" / "metrics.json").exists()
+    for a, b in zip(runs[0].generator.state_dict().values(), runs[1].generator.state_dict().values()):
+        assert torch.equal(a, b)
