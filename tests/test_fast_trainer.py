@@ -54,25 +54,27 @@ def reference_step(G, D, opt_g, opt_d, images, labels, config, num_classes):
     opt_g.step()
 
 
-def test_trainer_and_plain_reference_loop_reach_the_same_weights():
+def compare_with_reference(d_update, reference):
+    """Train STEPS steps with the trainer and with ``reference``, from the same seeds."""
     data = random_dataset(n=400)
-    config = RunConfig(variant="cgan", batch_size=16, seed=7, device="cpu", d_update="joint")
-    fast = prepare(config, data.spec)
-    plain = prepare(RunConfig(variant="cgan", batch_size=16, seed=7, device="cpu"), data.spec)
+    config = RunConfig(variant="cgan", batch_size=16, seed=7, device="cpu", d_update=d_update)
+    fast, plain = prepare(config, data.spec), prepare(RunConfig(variant="cgan", batch_size=16, seed=7), data.spec)
     # The plain loop uses Adam without fused kernels: the same arithmetic, summed in another order.
     opt_g = torch.optim.Adam(plain.generator.parameters(), lr=2e-4, betas=(0.5, 0.999), foreach=False)
     opt_d = torch.optim.Adam(plain.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999), foreach=False)
     images, labels = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
-
     torch.manual_seed(123)
     batches = RealBatches(data, fast.device)
     for _ in range(STEPS):
         train_step(fast, batches, d_steps=1)
     torch.manual_seed(123)
     for _ in range(STEPS):
-        reference_step(plain.generator, plain.discriminator, opt_g, opt_d, images, labels, config, 10)
-
+        reference(plain.generator, plain.discriminator, opt_g, opt_d, images, labels, config, 10)
     assert_same_weights(fast, plain)
+
+
+def test_trainer_and_plain_reference_loop_reach_the_same_weights():
+    compare_with_reference("joint", reference_step)
 
 
 def reference_separate_step(G, D, opt_g, opt_d, images, labels, config, num_classes):
@@ -93,20 +95,7 @@ def reference_separate_step(G, D, opt_g, opt_d, images, labels, config, num_clas
 
 
 def test_trainer_separate_mode_matches_the_tutorials_two_discriminator_steps():
-    data = random_dataset(n=400)
-    config = RunConfig(variant="cgan", batch_size=16, seed=7, device="cpu", d_update="separate")
-    fast, plain = prepare(config, data.spec), prepare(RunConfig(variant="cgan", batch_size=16, seed=7), data.spec)
-    opt_g = torch.optim.Adam(plain.generator.parameters(), lr=2e-4, betas=(0.5, 0.999), foreach=False)
-    opt_d = torch.optim.Adam(plain.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999), foreach=False)
-    images, labels = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
-    torch.manual_seed(123)
-    batches = RealBatches(data, fast.device)
-    for _ in range(STEPS):
-        train_step(fast, batches, d_steps=1)
-    torch.manual_seed(123)
-    for _ in range(STEPS):
-        reference_separate_step(plain.generator, plain.discriminator, opt_g, opt_d, images, labels, config, 10)
-    assert_same_weights(fast, plain)
+    compare_with_reference("separate", reference_separate_step)
 
 
 def test_benchmark_script_emits_well_formed_json(tmp_path):
