@@ -33,13 +33,18 @@ def assert_same_weights(fast, plain):
             assert torch.allclose(a[key].float(), b[key].float(), rtol=1e-3, atol=1e-6), f"{net}.{key}"
 
 
-def reference_step(G, D, opt_g, opt_d, images, labels, config, num_classes):
-    """One step written the plain way: target tensors, BCE, D's real + fake loss, a for-loop Adam."""
+def draw_batches(G, images, labels, config, num_classes):
+    """A real batch by random indices, then noise, fresh labels and G's fakes: the trainer's draw order."""
     index = torch.randint(0, len(labels), (config.batch_size,))
     real, real_labels = to_unit_range(images[index]), labels[index]
     noise = torch.randn(config.batch_size, config.latent_dim)
     fake_labels = torch.randint(0, num_classes, (config.batch_size,))
-    fake = G(noise, fake_labels)
+    return real, real_labels, G(noise, fake_labels), fake_labels
+
+
+def reference_step(G, D, opt_g, opt_d, images, labels, config, num_classes):
+    """One step written the plain way: target tensors, BCE, D's real + fake loss, a for-loop Adam."""
+    real, real_labels, fake, fake_labels = draw_batches(G, images, labels, config, num_classes)
     ones, zeros = torch.ones(config.batch_size), torch.zeros(config.batch_size)
 
     opt_d.zero_grad()
@@ -79,11 +84,7 @@ def test_trainer_and_plain_reference_loop_reach_the_same_weights():
 
 def reference_separate_step(G, D, opt_g, opt_d, images, labels, config, num_classes):
     """The tutorial's step: D.train_on_batch(real), D.train_on_batch(fake), then the G step."""
-    index = torch.randint(0, len(labels), (config.batch_size,))
-    real, real_labels = to_unit_range(images[index]), labels[index]
-    noise = torch.randn(config.batch_size, config.latent_dim)
-    fake_labels = torch.randint(0, num_classes, (config.batch_size,))
-    fake = G(noise, fake_labels)
+    real, real_labels, fake, fake_labels = draw_batches(G, images, labels, config, num_classes)
     ones, zeros = torch.ones(config.batch_size), torch.zeros(config.batch_size)
     for images_, labels_, target in ((real, real_labels, ones), (fake.detach(), fake_labels, zeros)):
         opt_d.zero_grad()
