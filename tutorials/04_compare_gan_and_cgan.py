@@ -26,7 +26,6 @@
 # CPU. The same from the command line: `ganlab compare --variants gan,cgan --steps 3000`.
 
 # %%
-import dataclasses
 import json
 
 import torch
@@ -34,11 +33,11 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ganlab.config import RunConfig
-from ganlab.data import load_dataset, to_unit_range
+from ganlab.data import to_unit_range
 from ganlab.evaluation import evaluate_generator, format_table
 from ganlab.report import compare_runs
 from ganlab.trainer import train
-from tutorial_helpers import QUICK, choose, output_dir, show
+from tutorial_helpers import choose, load_mnist_for_evaluation, output_dir, show
 
 OUT = output_dir("04")
 STEPS = choose(3000, 80)
@@ -48,9 +47,7 @@ FINAL_SAMPLES = choose(5000, 300)  # the final evaluation (ganlab's own default 
 SEED = 0
 DEVICE = "auto"
 
-mnist = load_dataset("mnist")
-if QUICK:  # quick mode: 1 000 test images make each evaluation cheaper (and its numbers noisier)
-    mnist = dataclasses.replace(mnist, x_test=mnist.x_test[:1000], y_test=mnist.y_test[:1000])
+mnist = load_mnist_for_evaluation()  # in quick mode: 1 000 test images, for cheaper evaluations
 
 # %% [markdown]
 # ## A yardstick: what do real images score?

@@ -15,7 +15,6 @@
 # Default: 3 000 steps for each of two runs, about five minutes on a laptop CPU.
 
 # %%
-import dataclasses
 import json
 from pathlib import Path
 
@@ -23,14 +22,13 @@ import torch
 
 import ganlab
 from ganlab.config import RunConfig
-from ganlab.data import load_dataset
 from ganlab.errors import PluginError
 from ganlab.evaluation import format_table
 from ganlab.plugins import discover_plugins, make_plugin_manager
 from ganlab.report import compare_runs
 from ganlab.sampling import generate, sample_from_run, save_grid
 from ganlab.trainer import prepare, train
-from tutorial_helpers import QUICK, choose, output_dir, show
+from tutorial_helpers import choose, load_mnist_for_evaluation, output_dir, show
 
 OUT = output_dir("05")
 STEPS = choose(3000, 80)
@@ -40,9 +38,7 @@ FINAL_SAMPLES = choose(5000, 300)
 SEED = 0
 DEVICE = "auto"
 
-mnist = load_dataset("mnist")
-if QUICK:  # quick mode: 1 000 test images make each evaluation cheaper (and its numbers noisier)
-    mnist = dataclasses.replace(mnist, x_test=mnist.x_test[:1000], y_test=mnist.y_test[:1000])
+mnist = load_mnist_for_evaluation()  # in quick mode: 1 000 test images, for cheaper evaluations
 
 # %% [markdown]
 # ## The plugin

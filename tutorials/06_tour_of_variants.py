@@ -20,18 +20,16 @@
 # wgan-gp alone a third of it).
 
 # %%
-import dataclasses
 import json
 
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from ganlab.config import RunConfig
-from ganlab.data import load_dataset
 from ganlab.plugins import discover_plugins
 from ganlab.report import compare_runs
 from ganlab.trainer import train
-from tutorial_helpers import QUICK, choose, output_dir, show
+from tutorial_helpers import choose, load_mnist_for_evaluation, output_dir, show
 
 OUT = output_dir("06")
 VARIANTS = ["cgan", "dcgan", "wgan-gp", "acgan", "projection", "projection+hinge"]
@@ -42,9 +40,7 @@ FINAL_SAMPLES = choose(2000, 200)
 SEED = 0
 DEVICE = "auto"
 
-mnist = load_dataset("mnist")
-if QUICK:  # quick mode: 1 000 test images make each evaluation cheaper (and its numbers noisier)
-    mnist = dataclasses.replace(mnist, x_test=mnist.x_test[:1000], y_test=mnist.y_test[:1000])
+mnist = load_mnist_for_evaluation()  # in quick mode: 1 000 test images, for cheaper evaluations
 
 # %% [markdown]
 # ## What each plugin is made of

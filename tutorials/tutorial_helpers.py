@@ -24,6 +24,18 @@ def choose(full, quick):
     return quick if QUICK else full
 
 
+def load_mnist_for_evaluation():
+    """MNIST; in quick mode with only 1 000 test images, so each evaluation is cheaper (and noisier)."""
+    import dataclasses
+
+    from ganlab.data import load_dataset
+
+    mnist = load_dataset("mnist")
+    if QUICK:
+        mnist = dataclasses.replace(mnist, x_test=mnist.x_test[:1000], y_test=mnist.y_test[:1000])
+    return mnist
+
+
 def output_dir(name: str) -> Path:
     """A fresh output folder for one tutorial: ``$GANLAB_TUTORIAL_OUT/<name>`` or ``tutorials/out/<name>``.
 
