@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganlab import hookimpl
+from ganlab.hookspecs import adversarial_scores
 
 
 class PassThrough(nn.Module):
@@ -31,11 +32,6 @@ def ganlab_generator_conditioning():
 @hookimpl(trylast=True)
 def ganlab_discriminator_conditioning():
     return PassThrough()
-
-
-def adversarial_scores(scores):
-    """The real/fake logits: the scores themselves, or the first item of a tuple of outputs."""
-    return scores[0] if isinstance(scores, (tuple, list)) else scores
 
 
 @hookimpl(trylast=True)

@@ -43,6 +43,14 @@ PROJECT_NAME = "ganlab"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
 
+def adversarial_scores(scores: torch.Tensor | tuple) -> torch.Tensor:
+    """The real/fake logits out of a discriminator's output: the tensor itself, or a tuple's first item.
+
+    The helper for loss plugins (and the trainer) that read only the adversarial scores.
+    """
+    return scores[0] if isinstance(scores, (tuple, list)) else scores
+
+
 # --------------------------------------------------------------------------------------------------
 # Settings
 # --------------------------------------------------------------------------------------------------

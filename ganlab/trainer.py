@@ -21,6 +21,7 @@ from ganlab.config import RunConfig
 from ganlab.data import Dataset, DatasetSpec, load_dataset, to_unit_range
 from ganlab.evaluation import Evaluator, has_classifier
 from ganlab.errors import ConfigError, DivergenceError, GanlabError, PluginError
+from ganlab.hookspecs import adversarial_scores
 from ganlab.interrupts import StopRequest
 from ganlab.plugins import make_plugin_manager, resolve_settings
 from ganlab.progress import ProgressPrinter
@@ -156,7 +157,7 @@ def _check_output_shapes(G, D, spec, config, device, pm) -> None:
                 f"shape {tuple(images.shape)} for a batch of 2; expected {(2, *spec.image_shape)}."
             )
         scores = D(images, labels)
-        first = scores[0] if isinstance(scores, (tuple, list)) else scores
+        first = adversarial_scores(scores)
         if not isinstance(first, torch.Tensor) or tuple(first.shape) != (2,):
             shape = tuple(first.shape) if isinstance(first, torch.Tensor) else type(first).__name__
             raise PluginError(
@@ -261,7 +262,7 @@ def discriminator_update(run, real, real_labels, fake, fake_labels):
     def loss_on(images, labels, is_real):
         scores = D(images, labels)
         loss = hook.ganlab_discriminator_loss(scores=scores, labels=labels, is_real=is_real, config=config)
-        logits = scores[0] if isinstance(scores, (tuple, list)) else scores
+        logits = adversarial_scores(scores)
         accuracy = ((logits > 0) == is_real).float().mean()
         return loss, accuracy
 

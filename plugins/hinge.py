@@ -22,11 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ganlab import hookimpl
-
-
-def adversarial_scores(scores):
-    """The real/fake scores: the scores themselves, or the first item of a tuple of outputs."""
-    return scores[0] if isinstance(scores, (tuple, list)) else scores
+from ganlab.hookspecs import adversarial_scores
 
 
 @hookimpl

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ganlab import hookimpl
+from ganlab.hookspecs import adversarial_scores
 from ganlab.errors import ConfigError
 
 # The generator is the plain GAN's MLP; importing its hook implementation makes it this plugin's too.
@@ -55,22 +56,17 @@ def ganlab_discriminator(spec, config, input_shape):
     return MLPDiscriminator(math.prod(input_shape), dropout=0.0, init=config.settings.get("init", "keras"))
 
 
-def critic_scores(scores):
-    """The critic's scores: the scores themselves, or the first item of a tuple of outputs."""
-    return scores[0] if isinstance(scores, (tuple, list)) else scores
-
-
 @hookimpl
 def ganlab_discriminator_loss(scores, is_real):
     """-E[D(x)] on real images, +E[D(G(z))] on generated ones: their sum estimates -W(real, fake)."""
-    mean = critic_scores(scores).mean()
+    mean = adversarial_scores(scores).mean()
     return -mean if is_real else mean
 
 
 @hookimpl
 def ganlab_generator_loss(scores):
     """-E[D(G(z))]: the generator raises the critic's score of its images."""
-    return -critic_scores(scores).mean()
+    return -adversarial_scores(scores).mean()
 
 
 @hookimpl
@@ -87,7 +83,7 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
     """
     eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)  # one per sample
     mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    scores = critic_scores(critic(mixed, labels))
+    scores = adversarial_scores(critic(mixed, labels))
     (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
     norms = grad.flatten(1).norm(2, dim=1)  # per sample, over all of C x H x W
     return ((norms - 1) ** 2).mean()
