@@ -1,12 +1,16 @@
 """How fast does ganlab train, and how far is that from what this machine allows?
 
     python benchmarks/train_speed.py [--device cpu|cuda] [--variants gan,cgan] [--batch-sizes 32,64,256]
-                                     [--steps N] [--warmup N] [--json FILE] [--amp] [--compile]
+                                     [--steps N] [--warmup N] [--rounds N] [--json FILE] [--amp] [--compile]
 
 For each variant and batch size, in a fresh subprocess each (so peak memory is that row's own):
 - ganlab's trainer: median / min / max ms per training step over a timed window after warm-up;
-- the baseline: the same networks trained the way the popular scripts do it (a torch DataLoader with
-  per-sample PIL transforms, `.item()` every step, default Adam), same variant and batch size;
+- the baseline: the same networks and the same updates (the variant's D update: the tutorial's two
+  D steps for gan/cgan) written the way the popular scripts write them: a torch DataLoader with
+  per-sample PIL transforms, numpy noise, default Adam, `.item()` every step;
+- the two are timed in alternating rounds in the same process, so a change in the machine's speed
+  while the row runs (other jobs, a neighbour on a shared host) hits both alike and the speed-up is
+  measured under the same conditions;
 - the roofline: every layer call the real step makes is recorded (forward, and which backward
   products it needs), then each is timed alone at the same shape: their sum is the time the step
   would take if it were nothing but its matrix products. Adam's bytes moved divided by the copy
@@ -32,10 +36,6 @@ from ganlab.data import load_dataset
 from ganlab.plugins import make_plugin_manager
 from ganlab.trainer import RealBatches, prepare, train_step
 
-FIELDS = ("variant", "batch_size", "device", "ms_per_step_median", "ms_per_step_min", "ms_per_step_max",
-          "steps_per_s", "roofline_ms", "roofline_compute_ms", "roofline_memory_ms", "ratio_to_roofline",
-          "baseline_ms_per_step_median", "speedup_vs_baseline", "peak_rss_mb", "peak_cuda_mb")
-
 
 # --------------------------------------------------------------------------------------------------
 # Timing
@@ -59,7 +59,8 @@ def time_steps(step, steps: int, warmup: int, device: torch.device) -> list[floa
     return times
 
 
-def ganlab_rows(variant, batch_size, device, steps, warmup, amp, compile_):
+def ganlab_step(variant, batch_size, device, amp, compile_):
+    """ganlab's own training step for this row, and what the roofline needs to replay it."""
     data = load_dataset("mnist")
     config = RunConfig(variant=variant, batch_size=batch_size, seed=0, device=str(device))
     run = prepare(config, data.spec, make_plugin_manager(variant))
@@ -73,8 +74,24 @@ def ganlab_rows(variant, batch_size, device, steps, warmup, amp, compile_):
         with autocast:
             train_step(run, batches, d_steps)
 
-    times = time_steps(step, steps, warmup, device)
-    return run, batches, d_steps, times
+    return run, batches, d_steps, step
+
+
+def time_interleaved(steps_by_name, steps: int, warmup: int, rounds: int, device) -> dict[str, list[float]]:
+    """Per-step milliseconds of each step function, timed in ``rounds`` alternating rounds.
+
+    Each function gets ``warmup`` untimed calls, then ``steps`` timed calls split over the rounds.
+    A machine whose speed drifts (another job starts, a shared host gets busy) slows the rounds of
+    every function alike, so their ratio stays fair.
+    """
+    for step in steps_by_name.values():
+        time_steps(step, 0, warmup, device)
+    times: dict[str, list[float]] = {name: [] for name in steps_by_name}
+    per_round = max(1, steps // rounds)
+    for _ in range(rounds):
+        for name, step in steps_by_name.items():
+            times[name] += time_steps(step, per_round, 2, device)  # 2 calls to warm the caches again
+    return times
 
 
 # --------------------------------------------------------------------------------------------------
@@ -135,16 +152,71 @@ def _roofline(run, calls, d_steps, device, repeats):
     g_params = sum(p.numel() for p in run.generator.parameters())
     d_params = sum(p.numel() for p in run.discriminator.parameters())
     adam_bytes = 7 * 4 * (g_params + d_updates * d_params)
-    memory_ms = adam_bytes / copy_bandwidth(device, g_params + d_params) * 1000
+    memory_ms = adam_bytes / memory_bandwidth(device) * 1000
     return compute_ms, memory_ms, flops / 1e9
 
 
-def copy_bandwidth(device, numel) -> float:
-    """Bytes per second of a tensor copy the size of the networks' parameters."""
-    src = torch.randn(numel, device=device)
+def memory_bandwidth(device, size_mb: int = 256) -> float:
+    """Bytes per second of a large tensor copy (read + write).
+
+    The buffers are far larger than any CPU's last-level cache (or a GPU's L2), so this is the
+    memory's bandwidth, not the cache's: a step's parameters, gradients and Adam moments together
+    (54 MB for cgan) do not stay in a laptop's cache from one step to the next.
+    """
+    src = torch.ones(size_mb * 2**20 // 4, device=device)
     dst = torch.empty_like(src)
-    ms = statistics.median(time_steps(lambda: dst.copy_(src), 50, 5, device))
+    ms = statistics.median(time_steps(lambda: dst.copy_(src), 10, 2, device))
     return 2 * src.numel() * 4 / (ms / 1000)
+
+
+# --------------------------------------------------------------------------------------------------
+# Where the milliseconds go
+# --------------------------------------------------------------------------------------------------
+CATEGORIES = (  # the first whose words appear in an op's name claims it
+    ("matrix products", ("mm", "conv")),
+    ("optimizer", ("adam", "optimizer", "foreach")),
+    ("random numbers", ("uniform", "normal", "rand", "bernoulli")),
+)
+
+
+def category(op_name: str) -> str:
+    name = op_name.lower()
+    return next((label for label, words in CATEGORIES if any(word in name for word in words)), "everything else")
+
+
+def profile_step(step, device, steps: int = 50) -> dict:
+    """torch.profiler over ``steps`` of ganlab's step: ms per step by category and the top ops.
+
+    Self time, so nothing is counted twice; the profiler adds its own overhead per op, so the
+    total is a little above the timed median.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        sync(device)
+    attribute = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    ops = [(e.key, getattr(e, attribute) / 1000 / steps, e.count / steps) for e in prof.key_averages()]
+    ops = [op for op in ops if op[1] > 0]
+    by_category: dict[str, float] = {}
+    for name, ms, _ in ops:
+        by_category[category(name)] = by_category.get(category(name), 0.0) + ms
+    top = sorted(ops, key=lambda op: -op[1])[:12]
+    return {"ms_per_step_by_category": by_category, "total_ms": sum(by_category.values()),
+            "top_ops": [{"op": name, "ms_per_step": ms, "calls_per_step": calls} for name, ms, calls in top]}
+
+
+def print_profile(row) -> None:
+    profile = row["profile"]
+    total = profile["total_ms"]
+    print(f"\n{row['variant']} batch {row['batch_size']}: where a step's {total:.2f} ms go (profiled, self time)")
+    for label, ms in sorted(profile["ms_per_step_by_category"].items(), key=lambda item: -item[1]):
+        print(f"  {label:<18} {ms:7.2f} ms  {100 * ms / total:5.1f} %")
+    print("  top ops:")
+    for op in profile["top_ops"]:
+        print(f"    {op['op'][:44]:<44} {op['ms_per_step']:7.3f} ms  {op['calls_per_step']:5.1f} calls/step")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -167,8 +239,14 @@ class PILMNIST(torch.utils.data.Dataset):
         return (tensor - 0.5) / 0.5, int(self.labels[index])
 
 
-def baseline_times(variant, batch_size, device, steps, warmup):
-    """PyTorch-GAN's cgan.py loop shape, with ganlab's networks so only the loop differs."""
+def baseline_step(variant, batch_size, device, d_update):
+    """The popular scripts' loop (PyTorch-GAN's cgan.py), with ganlab's networks and the same updates.
+
+    Only the loop differs from ganlab's: per-sample PIL transforms in a DataLoader, numpy noise
+    copied in, target tensors, default Adam, the G step also computing D's unused weight gradients,
+    and `.item()` every step. ``d_update`` is the variant's: "separate" is the tutorial's two
+    `train_on_batch` calls (an Adam step on the real batch, then one on the fakes).
+    """
     data = load_dataset("mnist")
     run = prepare(RunConfig(variant=variant, batch_size=batch_size, seed=0, device=str(device)), data.spec,
                   make_plugin_manager(variant))
@@ -190,20 +268,27 @@ def baseline_times(variant, batch_size, device, steps, warmup):
         imgs, labels = imgs.to(device), labels.to(device)
         valid = torch.ones(batch_size, device=device)
         fake = torch.zeros(batch_size, device=device)
-        opt_g.zero_grad()
         z = torch.tensor(np.random.normal(0, 1, (batch_size, 100)), dtype=torch.float32, device=device)
         gen_labels = torch.tensor(np.random.randint(0, 10, batch_size), device=device)
         gen_imgs = G(z, gen_labels)
+        if d_update == "separate":
+            for images, image_labels, target in ((imgs, labels, valid), (gen_imgs.detach(), gen_labels, fake)):
+                opt_d.zero_grad()
+                d_loss = loss(D(images, image_labels), target)
+                d_loss.backward()
+                opt_d.step()
+        else:
+            opt_d.zero_grad()
+            d_loss = (loss(D(imgs, labels), valid) + loss(D(gen_imgs.detach(), gen_labels), fake)) / 2
+            d_loss.backward()
+            opt_d.step()
+        opt_g.zero_grad()
         g_loss = loss(D(gen_imgs, gen_labels), valid)
         g_loss.backward()
         opt_g.step()
-        opt_d.zero_grad()
-        d_loss = (loss(D(imgs, labels), valid) + loss(D(gen_imgs.detach(), gen_labels), fake)) / 2
-        d_loss.backward()
-        opt_d.step()
         return d_loss.item(), g_loss.item()  # printed every step in the scripts: a host sync
 
-    return time_steps(step, steps, warmup, device)
+    return step
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,34 +298,47 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def measure_row(variant, batch_size, device_name, steps, warmup, amp, compile_, baseline) -> dict:
+def measure_row(variant, batch_size, device_name, steps, warmup, rounds, amp, compile_, baseline,
+                profile=False) -> dict:
     """One row; run in its own process so that its peak memory is its own."""
     torch.manual_seed(0)
     np.random.seed(0)
     device = torch.device(device_name)
+    run, batches, d_steps, step = ganlab_step(variant, batch_size, device, amp, compile_)
+    time_steps(step, 0, warmup, device)
+    # ganlab's peak memory, read before the baseline's networks and DataLoader exist.
+    peak_rss = peak_rss_mb()
+    peak_cuda = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
+    steps_by_name = {"ganlab": step}
     if baseline:
-        times = baseline_times(variant, batch_size, device, steps, warmup)
-        return {"baseline_ms_per_step_median": statistics.median(times)}
-    run, batches, d_steps, times = ganlab_rows(variant, batch_size, device, steps, warmup, amp, compile_)
+        steps_by_name["baseline"] = baseline_step(variant, batch_size, device, run.config.d_update)
+    times = time_interleaved(steps_by_name, steps, warmup, rounds, device)
+    median = statistics.median(times["ganlab"])
     row = {
         "variant": variant, "batch_size": batch_size, "device": device_name, "amp": amp, "compile": compile_,
-        "threads": torch.get_num_threads(),
-        "ms_per_step_median": statistics.median(times), "ms_per_step_min": min(times),
-        "ms_per_step_max": max(times), "steps_per_s": 1000 / statistics.median(times),
-        "peak_rss_mb": peak_rss_mb(),
-        "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
+        "threads": torch.get_num_threads(), "d_update": run.config.d_update,
+        "ms_per_step_median": median, "ms_per_step_min": min(times["ganlab"]),
+        "ms_per_step_max": max(times["ganlab"]), "steps_per_s": 1000 / median,
+        "peak_rss_mb": peak_rss, "peak_cuda_mb": peak_cuda,
+        "baseline_ms_per_step_median": statistics.median(times["baseline"]) if baseline else float("nan"),
     }
+    row["speedup_vs_baseline"] = row["baseline_ms_per_step_median"] / median
     compute_ms, memory_ms, gflop = roofline(run, batches, d_steps, device)
+    # The limit is the larger floor; on a CPU the matmuls and Adam cannot overlap, so their sum is
+    # also recorded: no step can beat it either.
     row.update(roofline_compute_ms=compute_ms, roofline_memory_ms=memory_ms, gflop_per_step=gflop,
-               roofline_ms=max(compute_ms, memory_ms))
+               roofline_ms=max(compute_ms, memory_ms), roofline_serial_ms=compute_ms + memory_ms)
     row["ratio_to_roofline"] = row["ms_per_step_median"] / row["roofline_ms"]
+    if profile:
+        row["profile"] = profile_step(step, device)
     return row
 
 
-def in_subprocess(args, variant, batch_size, baseline) -> dict:
-    command = [sys.executable, __file__, "--_one", f"{variant},{batch_size},{int(baseline)}",
-               "--device", args.device, "--steps", str(args.steps), "--warmup", str(args.warmup)]
-    command += ["--amp"] * args.amp + ["--compile"] * args.compile
+def in_subprocess(args, variant, batch_size) -> dict:
+    command = [sys.executable, __file__, "--_one", f"{variant},{batch_size}", "--device", args.device,
+               "--steps", str(args.steps), "--warmup", str(args.warmup), "--rounds", str(args.rounds)]
+    command += ["--amp"] * args.amp + ["--compile"] * args.compile + ["--no-baseline"] * args.no_baseline
+    command += ["--profile"] * args.profile
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SystemExit(f"benchmark row {variant}/{batch_size} failed:\n{result.stderr}")
@@ -256,8 +354,9 @@ def print_table(rows) -> None:
               f"{r['ms_per_step_min']:>7.2f} {r['ms_per_step_max']:>7.2f} {r['steps_per_s']:>8.1f} "
               f"{r['roofline_ms']:>8.2f} {r['ratio_to_roofline']:>6.2f} "
               f"{r['baseline_ms_per_step_median']:>8.2f} {r['speedup_vs_baseline']:>7.2f} {peak:>8.0f}")
-    print("roofline = max(time of the step's matrix products alone, Adam's bytes / copy bandwidth); "
-          "ratio = measured / roofline; baseline = DataLoader + per-sample PIL transforms + .item() per step.")
+    print("roofline = max(time of the step's matrix products alone, Adam's bytes / memory bandwidth); "
+          "ratio = measured / roofline; baseline = the same updates in a DataLoader loop with per-sample PIL "
+          "transforms and .item() per step, timed in alternating rounds with ganlab's.")
 
 
 def main(argv=None) -> None:
@@ -267,27 +366,28 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-sizes", default="32,64,256")
     parser.add_argument("--steps", type=int, default=300, help="timed steps per row")
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="alternate ganlab and the baseline this many times within the timed steps")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
     parser.add_argument("--no-baseline", action="store_true", help="skip the DataLoader baseline")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile ganlab's step: ms per step by category and the top ops")
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--_one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._one:
-        variant, batch_size, baseline = args._one.split(",")
-        row = measure_row(variant, int(batch_size), args.device, args.steps, args.warmup, args.amp,
-                          args.compile, bool(int(baseline)))
+        variant, batch_size = args._one.split(",")
+        row = measure_row(variant, int(batch_size), args.device, args.steps, args.warmup, args.rounds,
+                          args.amp, args.compile, baseline=not args.no_baseline, profile=args.profile)
         print(json.dumps(row))
         return
-    rows = []
-    for variant in args.variants.split(","):
-        for batch_size in map(int, args.batch_sizes.split(",")):
-            row = in_subprocess(args, variant, batch_size, baseline=False)
-            base = None if args.no_baseline else in_subprocess(args, variant, batch_size, baseline=True)
-            row["baseline_ms_per_step_median"] = base["baseline_ms_per_step_median"] if base else float("nan")
-            row["speedup_vs_baseline"] = row["baseline_ms_per_step_median"] / row["ms_per_step_median"]
-            rows.append(row)
+    rows = [in_subprocess(args, variant, batch_size)
+            for variant in args.variants.split(",") for batch_size in map(int, args.batch_sizes.split(","))]
     print_table(rows)
+    for row in rows:
+        if "profile" in row:
+            print_profile(row)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=2)

@@ -103,7 +103,7 @@ def test_benchmark_script_emits_well_formed_json(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--variants", "cgan", "--batch-sizes", "8",
-         "--steps", "4", "--warmup", "1", "--json", str(out)],
+         "--steps", "4", "--warmup", "1", "--rounds", "2", "--profile", "--json", str(out)],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     rows = json.loads(out.read_text())
@@ -116,5 +116,8 @@ def test_benchmark_script_emits_well_formed_json(tmp_path):
     assert row["variant"] == "cgan" and row["batch_size"] == 8 and row["device"] == "cpu"
     assert 0 < row["ms_per_step_min"] <= row["ms_per_step_median"] <= row["ms_per_step_max"]
     assert row["roofline_ms"] > 0 and row["ratio_to_roofline"] > 0 and row["peak_rss_mb"] > 50
-    assert row["baseline_ms_per_step_median"] > 0
-    assert "ms/step" in result.stdout  # the table
+    assert row["baseline_ms_per_step_median"] > 0 and row["d_update"] == "separate"
+    assert row["roofline_memory_ms"] > 0 and row["roofline_serial_ms"] > row["roofline_ms"]
+    profile = row["profile"]["ms_per_step_by_category"]
+    assert profile["matrix products"] > 0 and profile["optimizer"] > 0  # the step's mm and Adam were seen
+    assert "ms/step" in result.stdout and "where a step's" in result.stdout  # the table and the breakdown
