@@ -60,21 +60,25 @@ def time_steps(step, steps: int, warmup: int, device: torch.device) -> list[floa
 
 
 def ganlab_step(variant, batch_size, device, amp, compile_):
-    """ganlab's own training step for this row, and what the roofline needs to replay it."""
+    """ganlab's own training step for this row, and the step's layer calls (for the roofline)."""
     data = load_dataset("mnist")
     config = RunConfig(variant=variant, batch_size=batch_size, seed=0, device=str(device))
     run = prepare(config, data.spec, make_plugin_manager(variant))
-    if compile_:
-        run.generator.compile(), run.discriminator.compile()
     batches = RealBatches(data, run.device)
     d_steps = int(run.pm.hook.ganlab_discriminator_steps(config=config))
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
+    calls = record_layer_calls(run, batches, d_steps)  # eager: a compiled graph hides its layer calls
+    if compile_:
+        run.generator.compile(), run.discriminator.compile()
 
     def step():
-        with autocast:
+        with autocast(device, amp):
             train_step(run, batches, d_steps)
 
-    return run, batches, d_steps, step
+    return run, calls, d_steps, step
+
+
+def autocast(device, amp: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
 
 
 def time_interleaved(steps_by_name, steps: int, warmup: int, rounds: int, device) -> dict[str, list[float]]:
@@ -127,10 +131,12 @@ def layer_flops(module, shape) -> float:
     return 2.0 * np.prod(out_shape) * kernel
 
 
-def roofline(run, batches, d_steps, device, repeats=50):
-    """(compute ms, memory ms, GFLOP per step): the floor set by the matmuls and by Adam's traffic."""
-    calls = record_layer_calls(run, batches, d_steps)
-    with torch.no_grad():
+def roofline(run, calls, d_steps, device, amp, repeats=50):
+    """(compute ms, memory ms, GFLOP per step): the floor set by the matmuls and by Adam's traffic.
+
+    The layer calls are timed with the step's own precision (bf16 under ``--amp``).
+    """
+    with torch.no_grad(), autocast(device, amp):
         return _roofline(run, calls, d_steps, device, repeats)
 
 
@@ -304,7 +310,7 @@ def measure_row(variant, batch_size, device_name, steps, warmup, rounds, amp, co
     torch.manual_seed(0)
     np.random.seed(0)
     device = torch.device(device_name)
-    run, batches, d_steps, step = ganlab_step(variant, batch_size, device, amp, compile_)
+    run, calls, d_steps, step = ganlab_step(variant, batch_size, device, amp, compile_)
     time_steps(step, 0, warmup, device)
     # ganlab's peak memory, read before the baseline's networks and DataLoader exist.
     peak_rss = peak_rss_mb()
@@ -323,7 +329,7 @@ def measure_row(variant, batch_size, device_name, steps, warmup, rounds, amp, co
         "baseline_ms_per_step_median": statistics.median(times["baseline"]) if baseline else float("nan"),
     }
     row["speedup_vs_baseline"] = row["baseline_ms_per_step_median"] / median
-    compute_ms, memory_ms, gflop = roofline(run, batches, d_steps, device)
+    compute_ms, memory_ms, gflop = roofline(run, calls, d_steps, device, amp)
     # The limit is the larger floor; on a CPU the matmuls and Adam cannot overlap, so their sum is
     # also recorded: no step can beat it either.
     row.update(roofline_compute_ms=compute_ms, roofline_memory_ms=memory_ms, gflop_per_step=gflop,
