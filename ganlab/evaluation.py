@@ -7,6 +7,7 @@ random stream: a run with ``--eval-every`` trains exactly like one without.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import time
 
@@ -33,7 +34,15 @@ def load_classifier_quietly(dataset_name: str, device):
 
     Building a network draws its initial weights from torch's global generator; ``fork_rng`` puts
     the generator back afterwards, so a run with evaluation trains exactly like one without.
+    One classifier per dataset and device per process: the test split's features are cached per
+    classifier, so runs compared in one process (``ganlab compare --variants``, the tutorials)
+    score the test split once, not once per run.
     """
+    return _shared_classifier(dataset_name, str(device))
+
+
+@functools.cache
+def _shared_classifier(dataset_name: str, device: str):
     with torch.random.fork_rng(devices=[]):
         return load_classifier(dataset_name, device)
 

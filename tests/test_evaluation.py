@@ -87,6 +87,9 @@ def test_evaluating_during_training_does_not_change_the_training(small_mnist_npz
     from ganlab.data import load_dataset
     from ganlab.trainer import train
 
+    from ganlab.evaluation import _shared_classifier
+
+    _shared_classifier.cache_clear()  # so the evaluated run builds its classifier here, mid-training
     data = load_dataset("mnist", small_mnist_npz)
     runs = [train(RunConfig(steps=10, batch_size=8, seed=2, device="cpu", log_every=5, out=str(tmp_path / name),
                             eval_every=every, eval_samples=50, final_eval_samples=final), dataset=data, quiet=True)
@@ -94,3 +97,26 @@ def test_evaluating_during_training_does_not_change_the_training(small_mnist_npz
     assert (tmp_path / "evaluated" / "metrics.json").exists()
     for a, b in zip(runs[0].generator.state_dict().values(), runs[1].generator.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_runs_evaluated_in_one_process_score_the_test_split_once(small_mnist_npz, monkeypatch):
+    import torch
+
+    from ganlab import metrics
+    from ganlab.data import load_dataset
+    from ganlab.evaluation import evaluate_generator, load_classifier_quietly
+    from ganlab.plugins import make_plugin_manager
+    from ganlab.config import RunConfig
+    from ganlab.trainer import prepare
+
+    data = load_dataset("mnist", small_mnist_npz)
+    assert load_classifier_quietly("mnist", "cpu") is load_classifier_quietly("mnist", torch.device("cpu"))
+    scored = []
+    original = metrics.features_and_predictions
+    monkeypatch.setattr(metrics, "features_and_predictions",
+                        lambda classifier, images, *a, **k: scored.append(len(images)) or original(classifier, images, *a, **k))
+    for variant in ("gan", "cgan"):
+        run = prepare(RunConfig(variant=variant, seed=0, device="cpu"), data.spec, make_plugin_manager(variant))
+        evaluate_generator(run.generator, 100, run.conditional, data, n=64, device="cpu")
+    # The 500 test images at most once (not at all if an earlier test scored them), 64 samples per run.
+    assert scored.count(500) <= 1 and scored.count(64) == 2, scored
