@@ -170,6 +170,24 @@ def ganlab_discriminator_penalty(
     """
 
 
+@hookspec
+def ganlab_auxiliary_loss(
+    scores: torch.Tensor | tuple, labels: torch.Tensor, role: str, is_real: bool | None, config: RunConfig
+) -> torch.Tensor | None:
+    """An extra term for a network's loss on one batch, computed from the discriminator's scores.
+
+    For terms that ride along with whichever adversarial loss the variant uses: ACGAN's class
+    cross-entropy on its discriminator's class head is the example, so ``acgan+hinge`` trains with
+    the hinge loss *and* the class term. Every plugin's non-None result is added: to the
+    discriminator's loss on each batch (``role="discriminator"``, ``is_real`` says which batch) and to
+    the generator's loss (``role="generator"``, ``is_real=None``).
+
+    :param scores: what the discriminator returned for the batch (a tuple if it has extra heads).
+    :param labels: the batch's labels (the real ones, or the ones the fakes were drawn for).
+    :returns: a scalar tensor, or None to add nothing.
+    """
+
+
 @hookspec(firstresult=True)
 def ganlab_generator_loss(
     scores: torch.Tensor | tuple, labels: torch.Tensor, config: RunConfig

@@ -241,7 +241,9 @@ def train_step(run: TrainingRun, batches: RealBatches, d_steps: int) -> torch.Te
     # Generator update on the same fakes. D's weights need no gradients here: switching them off
     # saves the work of computing them, and D is not changed by this step.
     D.requires_grad_(False)
-    g_loss = hook.ganlab_generator_loss(scores=D(fake, fake_labels), labels=fake_labels, config=config)
+    scores = D(fake, fake_labels)
+    g_loss = hook.ganlab_generator_loss(scores=scores, labels=fake_labels, config=config)
+    g_loss = with_auxiliary_losses(hook, g_loss, scores, fake_labels, "generator", None, config)
     run.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     run.opt_g.step()
@@ -262,6 +264,7 @@ def discriminator_update(run, real, real_labels, fake, fake_labels):
     def loss_on(images, labels, is_real):
         scores = D(images, labels)
         loss = hook.ganlab_discriminator_loss(scores=scores, labels=labels, is_real=is_real, config=config)
+        loss = with_auxiliary_losses(hook, loss, scores, labels, "discriminator", is_real, config)
         logits = adversarial_scores(scores)
         accuracy = ((logits > 0) == is_real).float().mean()
         return loss, accuracy
@@ -283,6 +286,13 @@ def discriminator_update(run, real, real_labels, fake, fake_labels):
     total.backward()
     opt.step()
     return (real_loss.detach() + fake_loss.detach()) / 2, real_acc, fake_acc
+
+
+def with_auxiliary_losses(hook, loss, scores, labels, role, is_real, config):
+    """``loss`` plus every plugin's :func:`~ganlab.hookspecs.ganlab_auxiliary_loss` term."""
+    for term in hook.ganlab_auxiliary_loss(scores=scores, labels=labels, role=role, is_real=is_real, config=config):
+        loss = loss + term
+    return loss
 
 
 def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginManager | None = None,
@@ -346,7 +356,7 @@ def _train_loop(run: TrainingRun, batches: RealBatches, stop: StopRequest) -> No
     d_steps = int(run.pm.hook.ganlab_discriminator_steps(config=config))
     run.generator.train(), run.discriminator.train()
     while run.step < config.steps and not stop.requested:
-        run.pending.append(train_step(run, batches, d_steps))
+        run.pending.append(checked_train_step(run, batches, d_steps))
         run.step += 1
         if run.step % config.log_every == 0:
             _read_back(run)
@@ -355,6 +365,21 @@ def _train_loop(run: TrainingRun, batches: RealBatches, stop: StopRequest) -> No
         if run.folder and config.checkpoint_every and run.step % config.checkpoint_every == 0:
             _read_back(run)
             save_run_checkpoint(run)
+
+
+def checked_train_step(run: TrainingRun, batches: RealBatches, d_steps: int) -> torch.Tensor:
+    """:func:`train_step`, with an error from a plugin's hook turned into a message (not a traceback)."""
+    try:
+        return train_step(run, batches, d_steps)
+    except (GanlabError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        detail = str(exc).rstrip().rstrip(".")
+        raise PluginError(
+            f"Training step {run.step + 1} of variant \"{run.config.variant}\" failed: {type(exc).__name__}: "
+            f"{detail}. Most often a plugin's hook broke the contract or the variant's plugins are in an order "
+            f"that does not fit together; GANLAB_TRACE_PLUGINS=1 shows which plugin answered each hook."
+        ) from exc
 
 
 def _read_back(run: TrainingRun) -> None:

@@ -17,13 +17,13 @@ G's adversarial term is the non-saturating ``-log D(G(z))`` instead of the paper
 (which the paper's own code does too). D learns to classify fakes as the class they were drawn for,
 and G to draw images that D classifies as that class: that is what makes samples class-true.
 
+The adversarial terms are whatever loss the variant uses (the core's BCE above, or hinge in
+``acgan+hinge``): this plugin adds only the class terms, through ``ganlab_auxiliary_loss``.
+
 Simplifications: the networks are the tutorial's MLPs, not the paper's convolutional ones. The
 generator is conditioned like the tutorial's cGAN (noise multiplied by a label embedding); the
 discriminator gets the bare image (the label enters D's losses only, through the class head). Its
 trunk is the plain GAN's discriminator up to its last hidden layer, with two heads on top.
-
-Because these loss hooks compute the adversarial part too (binary cross-entropy), ``acgan+hinge`` still
-trains with BCE: the hinge plugin's hooks are not asked once acgan answers.
 """
 from __future__ import annotations
 
@@ -77,16 +77,7 @@ def split_scores(scores) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @hookimpl
-def ganlab_discriminator_loss(scores, labels, is_real):
-    """BCE(adv, real?) + CE(cls, labels): tell real from fake, and name the class of both."""
-    adversarial, classes = split_scores(scores)
-    target = torch.ones_like(adversarial) if is_real else torch.zeros_like(adversarial)
-    return F.binary_cross_entropy_with_logits(adversarial, target) + F.cross_entropy(classes, labels)
-
-
-@hookimpl
-def ganlab_generator_loss(scores, labels):
-    """BCE(adv, 1) + CE(cls, labels): look real, and look like the class asked for."""
-    adversarial, classes = split_scores(scores)
-    return (F.binary_cross_entropy_with_logits(adversarial, torch.ones_like(adversarial))
-            + F.cross_entropy(classes, labels))
+def ganlab_auxiliary_loss(scores, labels):
+    """CE(cls, labels), for D on both batches and for G: name the class of real and generated images."""
+    _, classes = split_scores(scores)
+    return F.cross_entropy(classes, labels)

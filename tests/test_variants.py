@@ -17,7 +17,7 @@ from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec, to_unit_range
 from ganlab.errors import ConfigError, PluginError
 from ganlab.plugins import make_plugin_manager, plugin_settings
-from ganlab.trainer import prepare, train
+from ganlab.trainer import prepare, train, with_auxiliary_losses
 from ganlab_plugins import acgan, dcgan, hinge, wgan_gp
 
 MNIST = DatasetSpec("mnist", (1, 28, 28), 10, tuple("0123456789"))
@@ -260,15 +260,28 @@ def test_acgan_discriminator_returns_real_fake_logits_and_class_logits():
     assert run.conditional
 
 
-def test_acgan_losses_add_the_class_cross_entropy_to_the_adversarial_loss():
+@pytest.mark.parametrize("variant", ["acgan", "acgan+hinge"])
+def test_acgan_adds_the_class_cross_entropy_to_whichever_adversarial_loss_the_variant_uses(variant):
     adversarial, classes, labels = torch.tensor([0.3, -1.2]), torch.randn(2, 10), torch.tensor([4, 7])
     class_loss = F.cross_entropy(classes, labels)
-    real = F.binary_cross_entropy_with_logits(adversarial, torch.ones(2))
-    fake = F.binary_cross_entropy_with_logits(adversarial, torch.zeros(2))
-    scores = (adversarial, classes)
-    assert torch.allclose(acgan.ganlab_discriminator_loss(scores, labels, True), real + class_loss)
-    assert torch.allclose(acgan.ganlab_discriminator_loss(scores, labels, False), fake + class_loss)
-    assert torch.allclose(acgan.ganlab_generator_loss(scores, labels), real + class_loss)
+    if variant == "acgan":  # the core's BCE
+        real = F.binary_cross_entropy_with_logits(adversarial, torch.ones(2))
+        fake = F.binary_cross_entropy_with_logits(adversarial, torch.zeros(2))
+        generator = real
+    else:  # hinge
+        real, fake = F.relu(1 - adversarial).mean(), F.relu(1 + adversarial).mean()
+        generator = -adversarial.mean()
+    hook, config, scores = make_plugin_manager(variant).hook, RunConfig(variant=variant), (adversarial, classes)
+
+    def d_loss(is_real):
+        loss = hook.ganlab_discriminator_loss(scores=scores, labels=labels, is_real=is_real, config=config)
+        return with_auxiliary_losses(hook, loss, scores, labels, "discriminator", is_real, config)
+
+    g_loss = with_auxiliary_losses(hook, hook.ganlab_generator_loss(scores=scores, labels=labels, config=config),
+                                   scores, labels, "generator", None, config)
+    assert torch.allclose(d_loss(True), real + class_loss) and torch.allclose(d_loss(False), fake + class_loss)
+    assert torch.allclose(g_loss, generator + class_loss)
+    assert torch.allclose(acgan.ganlab_auxiliary_loss(scores, labels), class_loss)
 
 
 def test_acgan_class_head_learns_to_classify_real_digits(mnist):
@@ -287,9 +300,13 @@ def test_acgan_class_head_learns_to_classify_real_digits(mnist):
     assert before < 0.3 and after > 0.5, (before, after)  # 0.1 is chance; 0.71 when written
 
 
-def test_acgan_behind_a_network_without_class_head_says_how_to_order_it():
+def test_acgan_behind_a_network_without_class_head_says_how_to_order_it(small_mnist_npz, tmp_path):
     with pytest.raises(TypeError, match=r"acgan\+dcgan, not dcgan\+acgan"):
-        acgan.ganlab_generator_loss(torch.zeros(3), torch.zeros(3, dtype=torch.long))
+        acgan.ganlab_auxiliary_loss(torch.zeros(3), torch.zeros(3, dtype=torch.long))
+    result = CliRunner().invoke(cli, ["run", "--variant", "dcgan+acgan", "--data", small_mnist_npz, "--steps", "2",
+                                      "--device", "cpu", "--quiet", "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert 'Training step 1 of variant "dcgan+acgan" failed' in result.output and "not dcgan+acgan" in result.output
 
 
 # --------------------------------------------------------------------------------------------------
