@@ -81,15 +81,13 @@ def autocast(device, amp: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
 
 
-def time_interleaved(steps_by_name, steps: int, warmup: int, rounds: int, device) -> dict[str, list[float]]:
-    """Per-step milliseconds of each step function, timed in ``rounds`` alternating rounds.
+def time_interleaved(steps_by_name, steps: int, rounds: int, device) -> dict[str, list[float]]:
+    """Per-step milliseconds of each (warmed-up) step function, timed in ``rounds`` alternating rounds.
 
-    Each function gets ``warmup`` untimed calls, then ``steps`` timed calls split over the rounds.
-    A machine whose speed drifts (another job starts, a shared host gets busy) slows the rounds of
-    every function alike, so their ratio stays fair.
+    ``steps`` timed calls per function, split over the rounds. A machine whose speed drifts (another
+    job starts, a shared host gets busy) slows the rounds of every function alike, so their ratio
+    stays fair.
     """
-    for step in steps_by_name.values():
-        time_steps(step, 0, warmup, device)
     times: dict[str, list[float]] = {name: [] for name in steps_by_name}
     per_round = max(1, steps // rounds)
     for _ in range(rounds):
@@ -311,14 +309,15 @@ def measure_row(variant, batch_size, device_name, steps, warmup, rounds, amp, co
     np.random.seed(0)
     device = torch.device(device_name)
     run, calls, d_steps, step = ganlab_step(variant, batch_size, device, amp, compile_)
-    time_steps(step, 0, warmup, device)
+    time_steps(step, 0, warmup, device)  # warm-up only
     # ganlab's peak memory, read before the baseline's networks and DataLoader exist.
     peak_rss = peak_rss_mb()
     peak_cuda = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
     steps_by_name = {"ganlab": step}
     if baseline:
         steps_by_name["baseline"] = baseline_step(variant, batch_size, device, run.config.d_update)
-    times = time_interleaved(steps_by_name, steps, warmup, rounds, device)
+        time_steps(steps_by_name["baseline"], 0, warmup, device)
+    times = time_interleaved(steps_by_name, steps, rounds, device)
     median = statistics.median(times["ganlab"])
     row = {
         "variant": variant, "batch_size": batch_size, "device": device_name, "amp": amp, "compile": compile_,

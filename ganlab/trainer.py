@@ -99,7 +99,7 @@ def build_networks(pm: pluggy.PluginManager, spec: DatasetSpec, config: RunConfi
     """Ask the plugins for conditioning modules and networks; check what they return."""
     try:
         return _build_networks(pm, spec, config, device)
-    except (GanlabError, KeyboardInterrupt):
+    except GanlabError:
         raise
     except Exception as exc:  # a plugin's bug must be reported as the plugin's, with its message
         raise PluginError(
@@ -371,7 +371,7 @@ def checked_train_step(run: TrainingRun, batches: RealBatches, d_steps: int) -> 
     """:func:`train_step`, with an error from a plugin's hook turned into a message (not a traceback)."""
     try:
         return train_step(run, batches, d_steps)
-    except (GanlabError, KeyboardInterrupt):
+    except GanlabError:  # already a message (a divergence, a contract check)
         raise
     except Exception as exc:
         detail = str(exc).rstrip().rstrip(".")

@@ -103,18 +103,22 @@ def test_runs_evaluated_in_one_process_score_the_test_split_once(small_mnist_npz
     import torch
 
     from ganlab import metrics
+    from ganlab.config import RunConfig
     from ganlab.data import load_dataset
     from ganlab.evaluation import evaluate_generator, load_classifier_quietly
     from ganlab.plugins import make_plugin_manager
-    from ganlab.config import RunConfig
     from ganlab.trainer import prepare
 
     data = load_dataset("mnist", small_mnist_npz)
     assert load_classifier_quietly("mnist", "cpu") is load_classifier_quietly("mnist", torch.device("cpu"))
     scored = []
     original = metrics.features_and_predictions
-    monkeypatch.setattr(metrics, "features_and_predictions",
-                        lambda classifier, images, *a, **k: scored.append(len(images)) or original(classifier, images, *a, **k))
+
+    def counting(classifier, images, *args, **kwargs):
+        scored.append(len(images))
+        return original(classifier, images, *args, **kwargs)
+
+    monkeypatch.setattr(metrics, "features_and_predictions", counting)
     for variant in ("gan", "cgan"):
         run = prepare(RunConfig(variant=variant, seed=0, device="cpu"), data.spec, make_plugin_manager(variant))
         evaluate_generator(run.generator, 100, run.conditional, data, n=64, device="cpu")
