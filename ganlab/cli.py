@@ -3,14 +3,20 @@ tutorials and the tests call too; user errors become a one-paragraph message, ne
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from pathlib import Path
 
 import click
 
-from ganlab import __version__
+from ganlab import api
 from ganlab.config import D_UPDATE_MODES, RunConfig
+from ganlab.data import dataset_names, download_dataset, load_dataset
+from ganlab.data.explore import describe, save_examples_grid, save_label_histogram
 from ganlab.errors import GanlabError
+from ganlab.evaluation import format_table
+from ganlab.plugins import discover_plugins
+from ganlab.version import __version__
 
 
 def user_errors(command):
@@ -52,7 +58,8 @@ defaults = RunConfig()
               help="Plugin(s) to train; a+b asks a first, then b (see `ganlab variants`).")
 @click.option("--plugin", "plugin_files", multiple=True, type=click.Path(dir_okay=False),
               help="Load a plugin from a .py file (its name is the file's stem). Repeatable.")
-@click.option("--dataset", default=defaults.dataset, show_default=True, help="Dataset name.")
+@click.option("--dataset", default=defaults.dataset, show_default=True,
+              help=f"Dataset: {', '.join(dataset_names())}.")
 @click.option("--data", "data_path", type=click.Path(dir_okay=True),
               help="A data file or folder to use instead of the cache (see `ganlab data --help`).")
 @click.option("--labels", "labels_path", type=click.Path(dir_okay=False), help="Labels file (--dataset idx).")
@@ -89,22 +96,19 @@ defaults = RunConfig()
 @user_errors
 def run(quiet, settings, resume_dir, labels_path, image_size, **options):
     """Train a GAN variant and write a run folder."""
-    from ganlab.resume import resume
-    from ganlab.trainer import train
-
     options["data_options"] = {key: value for key, value in
                                (("labels", labels_path), ("image_size", image_size and int(image_size)))
                                if value is not None}
     if resume_dir:
         steps_given = click.get_current_context().get_parameter_source("steps").name != "DEFAULT"
-        result = resume(resume_dir, steps=options["steps"] if steps_given else None, quiet=quiet)
+        result = api.resume(resume_dir, steps=options["steps"] if steps_given else None, quiet=quiet)
     else:
         options["plugin_files"] = list(options["plugin_files"])
-        result = train(RunConfig(**options), quiet=quiet, overrides=parse_settings(settings))
-    if result.interrupted:
+        result = api.train(RunConfig(**options), quiet=quiet, overrides=parse_settings(settings))
+    if result.outcome == "stopped":
         click.echo(f"Stopped at step {result.step}; the checkpoint is saved. Continue with:\n"
                    f"  ganlab run --resume {result.folder.path}", err=True)
-        sys.exit(130)
+        sys.exit(128 + signal.Signals[result.stopped_by or "SIGINT"].value)  # 130 for Ctrl-C, 143 for SIGTERM
     if not quiet:
         click.echo(f"Run folder: {result.folder.path}  (samples/, final_grid.png, losses.csv, "
                    f"loss_curve.png, checkpoints/)")
@@ -123,15 +127,13 @@ def run(quiet, settings, resume_dir, labels_path, image_size, **options):
 @user_errors
 def sample(run_dir, out, n, label, per_class, seed, checkpoint, device):
     """Draw samples from a trained run into a PNG grid or an NPZ file."""
-    from ganlab.sampling import sample_from_run
-
     if Path(out).suffix.lower() not in (".png", ".npz"):
         raise click.BadParameter(f"{out} must end in .png (a grid) or .npz (arrays).", param_hint="--out")
     if label is not None and per_class is not None:
         raise click.UsageError("Give --label or --per-class, not both.")
     if per_class is not None and n is not None:
         raise click.UsageError("--per-class M draws M samples of each class; leave out --n.")
-    count = sample_from_run(run_dir, out, n=n, label=label, per_class=per_class, seed=seed,
+    count = api.sample(run_dir, out, n=n, label=label, per_class=per_class, seed=seed,
                             checkpoint=checkpoint, device=device)
     click.echo(f"Wrote {count} samples to {out}")
 
@@ -142,19 +144,29 @@ def sample(run_dir, out, n, label, per_class, seed, checkpoint, device):
               help="Also list the plugin in this .py file.")
 @user_errors
 def variants(verbose, plugin_files):
-    """List the installed variants (plugins), what they are and where they come from."""
-    from ganlab.plugins import discover_plugins
+    """List the installed variants (plugins), what they are and where they come from.
 
+    A plugin that fails to import is listed as broken, with its error; the others still work.
+    """
     sources = discover_plugins(plugin_files)
     width = max((len(name) for name in sources), default=0)
+    broken = 0
     for name, source in sorted(sources.items()):
-        click.echo(f"{name:<{width}}  {source.description}")
+        try:
+            description = source.description
+        except GanlabError as exc:
+            broken += 1
+            click.echo(f"{name:<{width}}  BROKEN: {exc}")
+            continue
+        click.echo(f"{name:<{width}}  {description}")
         click.echo(f"{'':<{width}}  from {source.origin}")
         if verbose:
             click.echo(f"{'':<{width}}  hooks: {', '.join(h.removeprefix('ganlab_') for h in source.hooks)}")
-            declared = getattr(source.module, "ganlab_settings", None)
-            for setting, (default, help_text) in ((declared() if declared else None) or {}).items():
+            for setting, (default, help_text) in source.settings.items():
                 click.echo(f"{'':<{width}}  --set {setting}={default!r}  {help_text}")
+    if broken:
+        click.echo(f"{broken} plugin(s) could not be imported; runs that do not name them are not affected.",
+                   err=True)
 
 
 @cli.group()
@@ -175,8 +187,6 @@ def dataset_arguments(command):
 
 
 def load_for_cli(name, path, labels, image_size):
-    from ganlab.data import load_dataset
-
     options = {"labels": labels, "image_size": int(image_size) if image_size else None}
     return load_dataset(name, path, **{k: v for k, v in options.items() if v is not None})
 
@@ -189,8 +199,6 @@ def download(name):
 
     NAME is mnist or fashion-mnist; the other datasets are read from your own files.
     """
-    from ganlab.data import download_dataset
-
     click.echo(f"{name} is in {download_dataset(name)}")
 
 
@@ -202,8 +210,6 @@ def info(**dataset):
 
     The tutorial's 2.2: train/test shapes and dtypes, pixel range, labels present, count per label.
     """
-    from ganlab.data.explore import describe
-
     click.echo(describe(load_for_cli(**dataset)))
 
 
@@ -218,8 +224,6 @@ def show(out, n, seed, **dataset):
 
     The tutorial's 2.3: N random training images, 10 a row, titled with their class names.
     """
-    from ganlab.data.explore import save_examples_grid
-
     click.echo(f"Wrote {save_examples_grid(load_for_cli(**dataset), out, n=n, seed=seed)}")
 
 
@@ -232,8 +236,6 @@ def hist(out, **dataset):
 
     The tutorial's 2.4: train and test counts side by side; prints the imbalance ratio.
     """
-    from ganlab.data.explore import save_label_histogram
-
     ratio = save_label_histogram(load_for_cli(**dataset), out)
     click.echo(f"Wrote {out}; imbalance ratio (largest / smallest class, train): {ratio:.2f}")
 
@@ -246,9 +248,7 @@ def hist(out, **dataset):
 @user_errors
 def eval_command(run_dir, n, checkpoint, device):
     """Measure a trained run with the project's classifier; writes metrics.json."""
-    from ganlab.evaluation import evaluate_run, format_table
-
-    metrics = evaluate_run(run_dir, n=n, checkpoint=checkpoint, device=device)
+    metrics = api.evaluate(run_dir, n=n, checkpoint=checkpoint, device=device)
     click.echo(f"{metrics['variant']} at step {metrics['step']}, {n} samples:")
     click.echo(format_table(metrics))
     click.echo(f"Wrote {Path(run_dir) / 'metrics.json'}")
@@ -273,23 +273,21 @@ def compare(run_dirs, out, variants, steps, seed, eval_every, dataset, n, quiet)
     ganlab compare runs/gan-... runs/cgan-... --out report/
     ganlab compare --variants gan,cgan --steps 20000   (trains both, then compares)
     """
-    from ganlab.report import compare_runs
-    from ganlab.trainer import train
-
     run_dirs = list(run_dirs)
     if variants:
-        for variant in (v.strip() for v in variants.split(",")):
-            config = RunConfig(variant=variant, steps=steps, seed=seed, dataset=dataset,
-                               eval_every=eval_every if eval_every is not None else max(1, steps // 10),
-                               final_eval_samples=n, out=str(Path(out) / "runs" / variant.replace("+", "_")))
-            run_dirs.append(train(config, quiet=quiet).folder.path)
+        run_dirs += api.train_variants([v.strip() for v in variants.split(",")], out, steps=steps, seed=seed,
+                                       dataset=dataset, eval_every=eval_every, n=n, quiet=quiet)
     if len(run_dirs) < 1:
         raise click.UsageError("Give run folders to compare, or --variants to train and compare.")
-    report = compare_runs(run_dirs, out, n=n)
+    report = api.compare(run_dirs, out, n=n)
     click.echo(f"Wrote {report} and {report.with_suffix('.png')}")
 
 
 def main() -> None:
+    """The ``ganlab`` command. Ctrl-C raises KeyboardInterrupt again (``__main__`` caught it while
+    starting); SIGTERM stops a training between steps and otherwise ends the process, as usual."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     cli(prog_name="ganlab")
 
 

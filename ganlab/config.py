@@ -6,6 +6,7 @@ images, i.e. one training *step*; ganlab says "step" throughout.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,8 +73,10 @@ class RunConfig:
             )
         for name in ("lr", "beta1", "beta2"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not (value > 0 if name == "lr" else 0 <= value < 1):
-                allowed = "a positive number" if name == "lr" else "a number in [0, 1)"
+            in_range = isinstance(value, (int, float)) and math.isfinite(value) and (
+                value > 0 if name == "lr" else 0 <= value < 1)
+            if not in_range:
+                allowed = "a positive, finite number" if name == "lr" else "a number in [0, 1)"
                 raise ConfigError(f"{name} must be {allowed}, not {value!r}.")
         if self.d_update not in D_UPDATE_MODES:
             raise ConfigError(

@@ -1,4 +1,4 @@
-"""The core's default hook implementations: the original GAN, unconditional, trained with Adam.
+"""The core's default hook implementations: the original GAN, unconditional, N(0, 1) noise, Adam.
 
 They are registered ``trylast``, so any plugin that implements the same hook is asked first.
 """
@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganlab import hookimpl
-from ganlab.hookspecs import adversarial_scores
+from ganlab.hookspecs import hookimpl
 
 
 class PassThrough(nn.Module):
@@ -22,6 +21,15 @@ class PassThrough(nn.Module):
 @hookimpl(trylast=True)
 def ganlab_is_conditional():
     return False
+
+
+@hookimpl(trylast=True)
+def ganlab_sample_latent(count, config, device, generator):
+    """Noise from N(0, 1), shape (count, latent_dim): from the global stream on the device in training,
+    or from a seeded CPU generator (fixed grids, evaluation), then moved to the device."""
+    if generator is None:
+        return torch.randn(count, config.latent_dim, device=device)
+    return torch.randn(count, config.latent_dim, generator=generator).to(device)
 
 
 @hookimpl(trylast=True)
@@ -42,14 +50,19 @@ def ganlab_discriminator_loss(scores, is_real):
     This is exactly the tutorial's sigmoid + BCE, written in the numerically stable logits form
     (and without building a tensor of targets every step).
     """
-    logits = adversarial_scores(scores)
-    return F.softplus(-logits if is_real else logits).mean()
+    return F.softplus(-scores if is_real else scores).mean()
 
 
 @hookimpl(trylast=True)
 def ganlab_generator_loss(scores):
     """The non-saturating generator loss of Goodfellow et al. (2014): -log D(G(z)) = softplus(-s)."""
-    return F.softplus(-adversarial_scores(scores)).mean()
+    return F.softplus(-scores).mean()
+
+
+@hookimpl(trylast=True)
+def ganlab_real_fake_threshold():
+    """A logit above 0 is a probability above 1/2: D calls the sample real."""
+    return 0.0
 
 
 @hookimpl(trylast=True)

@@ -28,3 +28,7 @@ class CheckpointError(GanlabError):
 
 class DivergenceError(GanlabError):
     """Training produced non-finite losses or weights."""
+
+
+class WriteError(GanlabError):
+    """A file could not be written (a full disk, a size limit, no permission, a path through a file)."""

@@ -1,24 +1,47 @@
 """Writing files so that a crash never leaves half of one: write a temporary file, then rename it.
 
 ``os.replace`` is atomic on POSIX and Windows when both paths are on one file system, which is why
-the temporary file sits in the destination's own folder.
+the temporary file sits in the destination's own folder. A write that fails (a full disk, a file
+size limit, no permission, a path through a file) leaves the old file as it was, removes the temporary
+one and raises :class:`~ganlab.errors.WriteError`, a message that says what to do.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
+
+from ganlab.errors import WriteError
+
+TEMPORARY_SUFFIX = ".tmp"  # temporary files are ".<name>.<random>.tmp" beside their destination
+
+# What to do about the usual reasons a write fails, by errno name.
+_ADVICE = {
+    "ENOSPC": "the disk is full: free some space",
+    "EDQUOT": "your disk quota is used up: free some space",
+    "EFBIG": "the file is larger than this process may write (see `ulimit -f`)",
+    "EACCES": "no permission to write there: choose a folder you can write to",
+    "EPERM": "no permission to write there: choose a folder you can write to",
+    "EROFS": "the file system is read-only: choose another folder",
+    "ENOTDIR": "a part of the path is a file, not a folder: choose another path",
+    "EEXIST": "a part of the path is a file, not a folder: choose another path",
+}
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path`` for binary writing; rename it to ``path`` on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
@@ -26,10 +49,20 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:  # Ctrl-C included: never leave the temporary file behind
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:  # Ctrl-C included: never leave the temporary file behind
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from None
         raise
+
+
+def write_error(path: Path, exc: OSError) -> WriteError:
+    """A one-paragraph message for a write that failed: which file, why, and what to do."""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    advice = _ADVICE.get(name, "check that the folder exists and that you may write to it")
+    return WriteError(f"Could not write {path}: {exc.strerror or exc}{f' ({name})' if name else ''}; "
+                      f"{advice}. The previous version of the file, if any, is unchanged.")
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

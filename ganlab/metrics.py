@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ NEIGHBOURS = 3  # k of the k-NN manifolds, as recommended by Kynkäänniemi et a
 COVERAGE_MIN_SHARE = 0.2  # a class is covered if it gets >= 20 % of its expected share of samples
 DISTANCE_CHUNK = 1024  # rows of a distance matrix computed at once (bounds memory to chunk x N)
 EVALUATION_SEED = 0  # fixes which labels are asked for and which real images PR compares against
+
+# The scalar metrics drawn as curves over training (metrics.csv, metrics.png).
+CURVE_METRICS = ("conditional_accuracy", "classes_covered", "class_kl", "fd", "precision", "recall")
 
 # Which way is better, for a table that marks the winner of each metric.
 HIGHER_IS_BETTER = {
@@ -254,7 +257,7 @@ class Reference:
 
 
 # classifier -> {(dataset fingerprint, device): Reference}; entries vanish with their classifier.
-_reference_cache: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_reference_cache: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
 def _fingerprint(dataset: Dataset) -> str:

@@ -5,18 +5,27 @@ Plugins are found in two places, and both are treated the same:
   ``cgan`` arrive this way too): the entry point's name is the plugin's name;
 - ``.py`` files given with ``--plugin path/to/file.py``: the file's stem is the plugin's name.
 
-``GANLAB_PLUGINS=a,b`` limits which installed plugins are loaded; ``GANLAB_TRACE_PLUGINS=1`` prints
-which plugin answered each hook call.
+Only the plugins a variant names are imported, so a broken plugin that a run does not use cannot
+stop it. ``GANLAB_PLUGINS=a,b`` limits which installed plugins are visible at all;
+``GANLAB_TRACE_PLUGINS=1`` prints a table of which plugin answered each hook when the command ends
+(``=2`` prints every call as it happens instead). :func:`describe_failure` turns an exception raised
+inside a plugin into a message that names the plugin, the hook and the file and line.
 """
 from __future__ import annotations
 
+import atexit
 import difflib
 import functools
 import importlib.metadata
 import importlib.util
+import inspect
+import math
 import os
 import sys
-from dataclasses import dataclass
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,15 +38,33 @@ from ganlab.errors import ConfigError, PluginError
 ENTRY_POINT_GROUP = "ganlab"
 DEFAULTS_NAME = "ganlab.defaults"
 REQUIRED_HOOKS = ("ganlab_generator", "ganlab_discriminator")
+HOOK_NAMES = tuple(sorted(name for name in dir(hookspecs) if name.startswith("ganlab_")))
 
 
 @dataclass
 class PluginSource:
-    """A plugin that can be selected by name, and where it came from."""
+    """A plugin that can be selected by name, and where it comes from; imported on first use."""
 
     name: str
-    module: ModuleType
-    origin: str  # "ganlab 0.1.0 (ganlab_plugins.cgan)" or a file path
+    origin: str  # "ganlab 0.2.0 (ganlab_plugins.cgan)" or a file path
+    load: Callable[[], ModuleType] = field(repr=False)
+    _module: ModuleType | None = field(default=None, repr=False)
+
+    @property
+    def module(self) -> ModuleType:
+        """The plugin's module, imported now if it was not yet; a failure is a :class:`PluginError`."""
+        if self._module is None:
+            try:
+                self._module = self.load()
+            except PluginError:
+                raise
+            except Exception as exc:  # a plugin's import error must not look like a ganlab crash
+                raise PluginError(
+                    f'Error importing plugin "{self.name}" ({self.origin}): {type(exc).__name__}: {exc}. '
+                    f"Fix the plugin, or leave it out (GANLAB_PLUGINS=name,... limits which installed "
+                    f"plugins load)."
+                ) from exc
+        return self._module
 
     @property
     def description(self) -> str:
@@ -46,10 +73,13 @@ class PluginSource:
 
     @property
     def hooks(self) -> list[str]:
-        return sorted(
-            name for name in dir(self.module)
-            if name.startswith("ganlab_") and _is_hookimpl(getattr(self.module, name))
-        )
+        return sorted(name for name in dir(self.module)
+                      if name.startswith("ganlab_") and _is_hookimpl(getattr(self.module, name)))
+
+    @property
+    def settings(self) -> dict[str, tuple[Any, str]]:
+        declare = getattr(self.module, "ganlab_settings", None)
+        return (declare() if declare and _is_hookimpl(declare) else None) or {}
 
 
 def _is_hookimpl(obj: Any) -> bool:
@@ -57,15 +87,15 @@ def _is_hookimpl(obj: Any) -> bool:
 
 
 def discover_plugins(plugin_files: list[str] | tuple[str, ...] = ()) -> dict[str, PluginSource]:
-    """Every selectable plugin by name: installed entry points, then ``--plugin`` files."""
+    """Every selectable plugin by name, not yet imported: installed entry points, then ``--plugin`` files."""
     sources: dict[str, PluginSource] = {}
     for entry_point in _entry_points():
         dist = entry_point.dist
         origin = f"{dist.name} {dist.version} ({entry_point.value})" if dist else entry_point.value
-        _add_source(sources, entry_point.name, lambda ep=entry_point: ep.load(), origin)
+        _add_source(sources, PluginSource(entry_point.name, origin, entry_point.load))
     for file in plugin_files:
         path = Path(file).expanduser().resolve()
-        _add_source(sources, path.stem, lambda p=path: _load_file(p), str(path))
+        _add_source(sources, PluginSource(path.stem, str(path), functools.partial(_load_file, path)))
     return sources
 
 
@@ -78,22 +108,13 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
     return found
 
 
-def _add_source(sources: dict[str, PluginSource], name: str, load, origin: str) -> None:
-    if name in sources:
+def _add_source(sources: dict[str, PluginSource], source: PluginSource) -> None:
+    if source.name in sources:
         raise PluginError(
-            f'Two plugins are named "{name}": {sources[name].origin} and {origin}. Plugin names '
-            f"must be unique: uninstall one, or rename the file or entry point of the other."
+            f'Two plugins are named "{source.name}": {sources[source.name].origin} and {source.origin}. '
+            f"Plugin names must be unique: uninstall one, or rename the file or entry point of the other."
         )
-    try:
-        module = load()
-    except PluginError:
-        raise
-    except Exception as exc:  # a plugin's import error must not look like a ganlab crash
-        raise PluginError(
-            f'Error importing plugin "{name}" ({origin}): {type(exc).__name__}: {exc}. Fix the '
-            f"plugin, or leave it out (GANLAB_PLUGINS=name,... limits which installed plugins load)."
-        ) from exc
-    sources[name] = PluginSource(name, module, origin)
+    sources[source.name] = source
 
 
 def _load_file(path: Path) -> ModuleType:
@@ -133,25 +154,34 @@ def make_plugin_manager(
     for name in reversed(names):
         if name not in sources:
             raise PluginError(_unknown_variant_message(name, sources))
-        _register(pm, sources[name])
-    _check_hook_names(pm)
+        register_plugin(pm, sources[name].module, sources[name].name, sources[name].origin)
     _check_required_hooks(pm, variant)
+    plugin_settings(pm)  # a clash between two plugins' settings is refused now, not at the first step
     if os.environ.get("GANLAB_TRACE_PLUGINS"):
-        trace_hook_calls(pm)
+        trace_hook_calls(pm, verbose=os.environ["GANLAB_TRACE_PLUGINS"].strip() == "2")
     return pm
 
 
-def _register(pm: pluggy.PluginManager, source: PluginSource) -> None:
-    if pm.is_registered(source.module):
-        raise PluginError(f'Plugin "{source.name}" is named twice in --variant; name it once.')
+def register_plugin(pm: pluggy.PluginManager, plugin: Any, name: str, origin: str = "") -> None:
+    """Register a plugin (a module or an object), checking it against the contract first."""
+    origin = origin or _origin_of(plugin)
+    if pm.is_registered(plugin) or pm.get_plugin(name) is not None:
+        raise PluginError(f'Plugin "{name}" is registered twice (named twice in --variant?); name it once.')
+    _check_hook_names(plugin, name)
     try:
-        pm.register(source.module, name=source.name)
+        pm.register(plugin, name=name)
     except pluggy.PluginValidationError as exc:
         raise PluginError(
-            f'Plugin "{source.name}" ({source.origin}) breaks the hook contract: '
-            f"{' '.join(str(exc).split())}. A hook implementation may take only arguments that "
-            f"its spec in ganlab/hookspecs.py lists."
+            f'Plugin "{name}" ({origin}) breaks the hook contract: {" ".join(str(exc).split())}. A hook '
+            f"implementation may take only arguments that its spec in ganlab/hookspecs.py lists."
         ) from exc
+
+
+def _origin_of(plugin: Any) -> str:
+    try:
+        return inspect.getfile(plugin if inspect.ismodule(plugin) else type(plugin))
+    except TypeError:
+        return type(plugin).__name__
 
 
 def _unknown_variant_message(name: str, sources: dict[str, PluginSource]) -> str:
@@ -164,18 +194,27 @@ def _unknown_variant_message(name: str, sources: dict[str, PluginSource]) -> str
     )
 
 
-def _check_hook_names(pm: pluggy.PluginManager) -> None:
-    """Refuse a hook implementation whose name is not in the contract (usually a typo)."""
-    known = [name for name in dir(hookspecs) if name.startswith("ganlab_")]
-    for plugin_name, plugin in pm.list_name_plugin():
-        for attr in dir(plugin):
-            if attr.startswith("ganlab_") and _is_hookimpl(getattr(plugin, attr)) and attr not in known:
-                close = difflib.get_close_matches(attr, known, n=1)
-                hint = f' Did you mean "{close[0]}"?' if close else ""
-                raise PluginError(
-                    f'Plugin "{plugin_name}" implements "{attr}", which is not a ganlab hook.{hint} '
-                    f"The hooks are listed in ganlab/hookspecs.py; rename the function."
-                )
+def _check_hook_names(plugin: Any, plugin_name: str) -> None:
+    """Refuse a ``ganlab_*`` function that is not a hook (a typo) or that lacks ``@hookimpl``.
+
+    Without the marker pluggy would ignore the function, and the run would silently use a default.
+    """
+    for attr in dir(plugin):
+        if not attr.startswith("ganlab_") or not callable(getattr(plugin, attr, None)):
+            continue
+        if attr not in HOOK_NAMES:
+            close = difflib.get_close_matches(attr, HOOK_NAMES, n=1)
+            hint = f' Did you mean "{close[0]}"?' if close else ""
+            raise PluginError(
+                f'Plugin "{plugin_name}" implements "{attr}", which is not a ganlab hook.{hint} '
+                f"The hooks are listed in ganlab/hookspecs.py; rename the function."
+            )
+        if not _is_hookimpl(getattr(plugin, attr)):
+            raise PluginError(
+                f'Plugin "{plugin_name}" defines {attr} without the @ganlab.hookimpl marker, so it '
+                f"would be ignored and the default used instead. Put @ganlab.hookimpl on the line "
+                f"above `def {attr}`."
+            )
 
 
 def _check_required_hooks(pm: pluggy.PluginManager, variant: str) -> None:
@@ -188,22 +227,35 @@ def _check_required_hooks(pm: pluggy.PluginManager, variant: str) -> None:
             )
 
 
+def answering_plugins(pm: pluggy.PluginManager, hook_name: str) -> str:
+    """The plugins that implement a hook, in the order pluggy asks them ("cgan, ganlab.defaults")."""
+    impls = getattr(pm.hook, hook_name).get_hookimpls()
+    return ", ".join(impl.plugin_name for impl in reversed(impls)) or "no plugin"
+
+
+# --------------------------------------------------------------------------------------------------
+# Settings: declared once by the plugins that read them
+# --------------------------------------------------------------------------------------------------
 def plugin_settings(pm: pluggy.PluginManager) -> dict[str, tuple[Any, str, str]]:
-    """Every setting the registered plugins declare: ``{name: (default, help, plugin name)}``."""
+    """Every setting the registered plugins declare: ``{name: (default, help, plugin names)}``.
+
+    Two plugins may declare one name with the same default (a shared setting, such as ``init`` for
+    every plugin built on the MLPs); with different defaults they clash, and that is refused.
+    """
     declared: dict[str, tuple[Any, str, str]] = {}
-    seen = set()
-    for impl in pm.hook.ganlab_settings.get_hookimpls():
-        function = getattr(impl.function, "__wrapped__", impl.function)
-        if function in seen:  # one plugin re-exporting another's hook (cgan uses gan's)
-            continue
-        seen.add(function)
+    for impl in reversed(pm.hook.ganlab_settings.get_hookimpls()):  # in the order the variant names them
         for name, (default, help_text) in (impl.function() or {}).items():
-            if name in declared:
+            if name not in declared:
+                declared[name] = (default, help_text, impl.plugin_name)
+                continue
+            first_default, first_help, owners = declared[name]
+            if type(first_default) is not type(default) or first_default != default:
                 raise PluginError(
-                    f'Plugins "{declared[name][2]}" and "{impl.plugin_name}" both declare the '
-                    f'setting "{name}"; rename one of them.'
+                    f'Plugins "{owners}" and "{impl.plugin_name}" both declare the setting "{name}", with '
+                    f"different defaults ({first_default!r} and {default!r}): they clash in this "
+                    f"variant. Rename the setting in one of them."
                 )
-            declared[name] = (default, help_text, impl.plugin_name)
+            declared[name] = (first_default, first_help, f"{owners}, {impl.plugin_name}")
     return declared
 
 
@@ -222,8 +274,15 @@ def resolve_settings(pm: pluggy.PluginManager, overrides: dict[str, Any]) -> dic
 def _convert(name: str, raw: Any, default: Any) -> Any:
     kind = type(default)
     if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
-        return raw
-    text = str(raw).strip()
+        value = raw
+    else:
+        value = _parse(name, str(raw).strip(), kind, default)
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f'Setting "{name}" must be a finite number, not {raw!r}.')
+    return value
+
+
+def _parse(name: str, text: str, kind: type, default: Any) -> Any:
     try:
         if kind is bool:
             if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -232,24 +291,99 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
         return kind(text)
     except (TypeError, ValueError):
         raise ConfigError(
-            f'Setting "{name}" must be a {kind.__name__} (like its default {default!r}), not {raw!r}.'
+            f'Setting "{name}" must be a {kind.__name__} (like its default {default!r}), not {text!r}.'
         ) from None
 
 
-def trace_hook_calls(pm: pluggy.PluginManager, out=None) -> None:
-    """Print, for every hook call, which plugin answered it (``GANLAB_TRACE_PLUGINS=1``)."""
-    for hook_name in (name for name in dir(pm.hook) if name.startswith("ganlab_")):
+# --------------------------------------------------------------------------------------------------
+# Naming the culprit: which plugin, which hook, which line
+# --------------------------------------------------------------------------------------------------
+def describe_failure(exc: BaseException, pm: pluggy.PluginManager, doing: str) -> str:
+    """One paragraph about an exception raised while ``doing`` something: which plugin's code raised
+    it (from the traceback: the innermost frame in a registered plugin's file), in which hook or
+    method, at which file and line, and how to see more."""
+    where = _plugin_frames(exc, pm)
+    detail = str(exc).strip().rstrip(".") or "(no message)"
+    if where:
+        plugin, function, location = where
+        culprit = f'Plugin "{plugin}" failed in {function} ({location})'
+    else:
+        culprit = "No plugin's own code is in the traceback; the error came from what a hook returned"
+    return (f"{culprit} while {doing}: {type(exc).__name__}: {detail}. Fix the plugin, or check the "
+            f"order of the plugins in the variant; GANLAB_TRACE_PLUGINS=1 shows which plugin answered "
+            f"each hook.")
+
+
+def _plugin_files(pm: pluggy.PluginManager) -> dict[str, str]:
+    files = {}
+    for name, plugin in pm.list_name_plugin():
+        origin = _origin_of(plugin)
+        if origin.endswith(".py"):
+            files[os.path.realpath(origin)] = name
+    return files
+
+
+def _plugin_frames(exc: BaseException, pm: pluggy.PluginManager) -> tuple[str, str, str] | None:
+    """(plugin name, "hook or Class.method", "file:line") for the innermost frame in a plugin's file."""
+    files = _plugin_files(pm)
+    frames = [(frame, line) for frame, line in traceback.walk_tb(exc.__traceback__)
+              if os.path.realpath(frame.f_code.co_filename) in files]
+    if not frames:
+        return None
+    frame, line = frames[-1]
+    path = os.path.realpath(frame.f_code.co_filename)
+    hooks = [f.f_code.co_name for f, _ in frames if f.f_code.co_name in HOOK_NAMES]
+    owner = frame.f_locals.get("self")
+    function = hooks[0] if hooks else (
+        f"{type(owner).__name__}.{frame.f_code.co_name}" if owner is not None else frame.f_code.co_name)
+    return files[path], function, f"{_short_path(path)}:{line}"
+
+
+def _short_path(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+
+
+# --------------------------------------------------------------------------------------------------
+# Tracing: GANLAB_TRACE_PLUGINS=1 (a table) or 2 (also every call)
+# --------------------------------------------------------------------------------------------------
+def trace_hook_calls(pm: pluggy.PluginManager, out=None, verbose: bool = False) -> Counter:
+    """Count which plugin answered each hook and print the table when the process ends (``=1``), or,
+    ``verbose`` (``=2``), print one line per answered call instead. Returns the live counter."""
+    answers: Counter = Counter()
+    for hook_name in HOOK_NAMES:
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            impl.function = _traced(impl.function, hook_name, impl.plugin_name, out)
+            impl.function = _traced(impl.function, hook_name, impl.plugin_name, answers, out, verbose)
+    if not verbose:
+        atexit.register(lambda: print(trace_table(answers), file=out or sys.stderr))
+    return answers
 
 
-def _traced(function, hook_name: str, plugin_name: str, out):
+def trace_table(answers: Counter) -> str:
+    """``hook  plugin  calls`` for every hook that got an answer, in the contract's order."""
+    rows = sorted(answers.items(), key=lambda item: (HOOK_NAMES.index(item[0][0]), item[0][1]))
+    width = max((len(hook) for (hook, _), _ in rows), default=4)
+    lines = [f"[ganlab trace] {'hook':<{width}}  answered by (calls)"]
+    lines += [f"[ganlab trace] {hook:<{width}}  {plugin} ({count})" for (hook, plugin), count in rows]
+    return "\n".join(lines)
+
+
+def _traced(function, hook_name: str, plugin_name: str, answers: Counter, out, verbose: bool):
     @functools.wraps(function)
     def traced(*args, **kwargs):
         result = function(*args, **kwargs)
-        if result is not None:
-            print(f"[ganlab trace] {hook_name}: answered by {plugin_name} -> "
-                  f"{type(result).__name__}", file=out or sys.stderr)
+        if result is not None or hook_name in _OBSERVER_HOOKS:
+            answers[hook_name, plugin_name] += 1
+            if verbose:
+                print(f"[ganlab trace] {hook_name}: answered by {plugin_name} -> {type(result).__name__}",
+                      file=out or sys.stderr)
         return result
 
     return traced
+
+
+_OBSERVER_HOOKS = {"ganlab_train_start", "ganlab_step_end", "ganlab_samples_made", "ganlab_evaluated",
+                   "ganlab_checkpoint_saved", "ganlab_train_end", "ganlab_generator_updated",
+                   "ganlab_restore_state"}

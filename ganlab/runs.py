@@ -1,13 +1,17 @@
 """The run folder: everything a run writes, and everything needed to rebuild it.
 
+This module owns every path and every file format inside a run folder; nothing else builds them.
+
     runs/cgan-20261128-101500/
       config.json              every setting, the dataset's shape, versions, device
-      losses.csv               step, d_loss, g_loss, d_real_acc, d_fake_acc (one row per step)
+      losses.csv               step, d_loss, g_loss, d_real_acc, d_fake_acc, plugins' named terms
       loss_curve.png           D and G losses against steps
-      samples/step_000200.png  the fixed-noise grid every ``sample_every`` steps
+      samples/step_000200.png  the fixed-latent grid every ``sample_every`` steps
       final_grid.png           10 samples per class (row = class) from the final generator
       metrics.json             the final evaluation (``ganlab eval`` writes it too)
       metrics.csv, metrics.png evaluations every ``--eval-every`` steps
+      events.log               warnings raised during training (e.g. by the watchdog)
+      plugins/lsgan.py         copies of the ``--plugin`` files the run was trained with
       checkpoints/step_020000.pt  networks, optimizers, RNG states; ``torch.load(weights_only=True)``
 
 Every file is written atomically (see :mod:`ganlab.files`).
@@ -28,14 +32,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganlab import __version__
 from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec
 from ganlab.errors import CheckpointError, ConfigError
 from ganlab.files import atomic_save, atomic_write_bytes, atomic_write_json, atomic_write_text
+from ganlab.version import __version__
 
-CHECKPOINT_FORMAT = 1
-LOSS_COLUMNS = ("step", "d_loss", "g_loss", "d_real_acc", "d_fake_acc")
+CHECKPOINT_FORMAT = 2  # 2: plugin state and the sampling generator (format 1 still loads)
+LOSS_COLUMNS = ("step", "d_loss", "g_loss", "d_real_acc", "d_fake_acc")  # then plugins' named terms
+METRIC_CURVE_COLUMNS = ("step", "seconds", "n_samples")  # then the metrics of ganlab.metrics.CURVE_METRICS
 _CHECKPOINT_NAME = re.compile(r"step_(\d+)\.pt$")
 
 
@@ -55,8 +60,11 @@ class RunFolder:
         self.final_grid_file = self.path / "final_grid.png"
         self.metrics_file = self.path / "metrics.json"  # the final evaluation
         self.metrics_csv_file = self.path / "metrics.csv"  # evaluations during training
+        self.metrics_curve_file = self.path / "metrics.png"
+        self.events_file = self.path / "events.log"
         self.samples_dir = self.path / "samples"
         self.checkpoints_dir = self.path / "checkpoints"
+        self.plugins_dir = self.path / "plugins"
 
     @classmethod
     def create(cls, path: str | os.PathLike) -> RunFolder:
@@ -122,7 +130,7 @@ class RunFolder:
         """
         kept = []
         for file in files:
-            target = self.path / "plugins" / Path(file).name
+            target = self.plugins_dir / Path(file).name
             target.parent.mkdir(exist_ok=True)
             atomic_write_bytes(target, Path(file).read_bytes())
             kept.append(target.relative_to(self.path).as_posix())
@@ -134,7 +142,7 @@ class RunFolder:
         paths = []
         for file in files:
             path = (root / file).resolve()
-            if Path(file).is_absolute() or not path.is_relative_to(root / "plugins"):
+            if Path(file).is_absolute() or not path.is_relative_to(root / self.plugins_dir.name):
                 raise CheckpointError(
                     f"{self.config_file} names the plugin file {file!r}, outside the run folder's "
                     f"plugins/ folder. ganlab does not run code from paths a config file points to; "
@@ -163,19 +171,57 @@ class RunFolder:
 
     # ---- losses.csv -----------------------------------------------------------------------------
     def write_losses(self, records: list[dict[str, float]]) -> None:
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(LOSS_COLUMNS)
-        for record in records:
-            writer.writerow([record["step"]] + [f"{record[c]:.6g}" for c in LOSS_COLUMNS[1:]])
-        atomic_write_text(self.losses_file, text.getvalue())
+        """One row per step: the core's columns, then every named term a plugin logged (in order seen)."""
+        extra = list(dict.fromkeys(key for record in records for key in record if key not in LOSS_COLUMNS))
+        atomic_write_text(self.losses_file, _csv_text((*LOSS_COLUMNS, *extra), records))
 
     def read_losses(self) -> list[dict[str, float]]:
         if not self.losses_file.exists():
             return []
         with open(self.losses_file, newline="") as handle:
-            return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()}
+            return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items() if v != ""}
                     for row in csv.DictReader(handle)]
+
+    # ---- metrics.json, metrics.csv --------------------------------------------------------------
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        atomic_write_json(self.metrics_file, metrics)
+
+    def read_metrics(self) -> dict[str, Any] | None:
+        """The final evaluation, or None when the run has none yet."""
+        if not self.metrics_file.exists():
+            return None
+        return json.loads(self.metrics_file.read_text())
+
+    def write_metric_curve(self, rows: list[dict[str, Any]], metric_names: tuple[str, ...]) -> None:
+        """Evaluations during training: one row per evaluation, empty cells for metrics not measured."""
+        rows = [{k: ("" if v is None else v) for k, v in row.items()} for row in rows]
+        atomic_write_text(self.metrics_csv_file, _csv_text((*METRIC_CURVE_COLUMNS, *metric_names), rows))
+
+    def read_metric_curve(self) -> list[dict[str, Any]]:
+        if not self.metrics_csv_file.exists():
+            return []
+        with open(self.metrics_csv_file, newline="") as handle:
+            return [{k: (int(v) if k in ("step", "n_samples") else (float(v) if v != "" else None))
+                     for k, v in row.items()} for row in csv.DictReader(handle)]
+
+    # ---- events.log -----------------------------------------------------------------------------
+    def log_event(self, message: str) -> None:
+        """Append one line to events.log (rewritten whole, atomically: a crash cannot cut a line)."""
+        previous = self.events_file.read_text() if self.events_file.exists() else ""
+        atomic_write_text(self.events_file, previous + message.rstrip("\n") + "\n")
+
+
+def _csv_text(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(column, "")) for column in columns])
+    return text.getvalue()
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def spec_from_dict(values: dict[str, Any]) -> DatasetSpec:
@@ -228,23 +274,6 @@ def check_checkpoint_matches(payload: dict[str, Any], variant: str, spec: Datase
             f"{saved.get('num_classes')} classes, not {tuple(spec.image_shape)} with "
             f"{spec.num_classes}. Use a checkpoint trained on the same dataset."
         )
-
-
-def checkpoint_payload(run) -> dict[str, Any]:
-    """What a checkpoint holds: enough to rebuild the networks and continue exactly."""
-    return {
-        "ganlab_version": __version__,
-        "variant": run.config.variant,
-        "spec": asdict(run.spec),
-        "config": run.config.to_dict(),
-        "step": run.step,
-        "generator": run.generator.state_dict(),
-        "discriminator": run.discriminator.state_dict(),
-        "opt_g": run.opt_g.state_dict(),
-        "opt_d": run.opt_d.state_dict(),
-        "fixed_noise": run.fixed_noise,
-        "rng": rng_state(),
-    }
 
 
 def rng_state() -> dict[str, Any]:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure  # a Figure without pyplot: no GUI, no global state
 
 from ganlab.data import from_unit_range
+from ganlab.errors import ConfigError
 from ganlab.files import atomic_save
 
 
@@ -88,8 +89,6 @@ def save_npz(path: str | os.PathLike, images: torch.Tensor, labels: torch.Tensor
 def choose_labels(num_classes: int, conditional: bool, n: int | None, label: int | None,
                   per_class: int | None) -> torch.Tensor:
     """The labels to draw: one class (``label``), ``per_class`` of each, or classes in turn."""
-    from ganlab.errors import ConfigError
-
     if not conditional and (label is not None or per_class is not None):
         raise ConfigError(
             "This run is unconditional: its generator cannot be asked for a class, so --label and "
@@ -103,25 +102,3 @@ def choose_labels(num_classes: int, conditional: bool, n: int | None, label: int
     if label is not None:
         return torch.full((count,), label, dtype=torch.long)
     return torch.arange(count) % num_classes
-
-
-def sample_from_run(run_dir, out, n=None, label=None, per_class=None, seed=0, checkpoint=None,
-                    device="cpu") -> int:
-    """Load a run's generator and write samples to ``out`` (.png grid or .npz); returns the count.
-
-    The function behind ``ganlab sample``.
-    """
-    from ganlab.resume import restore  # it imports the trainer, which draws grids with this module
-
-    run = restore(run_dir, checkpoint=checkpoint, device=device)
-    labels = choose_labels(run.spec.num_classes, run.conditional, n, label, per_class).to(run.device)
-    noise = torch.randn(len(labels), run.config.latent_dim, generator=torch.Generator().manual_seed(seed))
-    images = generate(run.generator, noise.to(run.device), labels)
-    if str(out).lower().endswith(".npz"):
-        save_npz(out, images, labels if run.conditional else None)
-    elif per_class is not None:
-        save_grid(images, out, ncols=per_class, row_names=[run.spec.class_names[i] for i in range(run.spec.num_classes)])
-    else:
-        titles = [run.spec.class_names[i] for i in labels.tolist()] if run.conditional and len(labels) <= 50 else None
-        save_grid(images, out, ncols=min(10, len(labels)), titles=titles)
-    return len(labels)

@@ -20,12 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ganlab import hookimpl
+from ganlab.api import train
 from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec
+from ganlab.loading import load_run
 from ganlab.plugins import REQUIRED_HOOKS, discover_plugins, make_plugin_manager
 from ganlab.sampling import generate
-from ganlab.resume import restore
-from ganlab.trainer import prepare, train
+from ganlab.training_run import prepare
 
 from conftest import random_dataset
 
@@ -71,7 +72,7 @@ def test_plugin_docstring_describes_it_and_names_its_paper(name):
 def test_samples_and_scores_have_the_contracts_shapes(variant, batch, label):
     run = built(variant)
     labels = torch.full((batch,), label)
-    images = generate(run.generator, torch.randn(batch, run.config.latent_dim), labels)
+    images = generate(run.generator, run.sample_latent(batch, torch.Generator().manual_seed(0)), labels)
     assert images.shape == (batch, *MNIST.image_shape) and images.dtype == torch.float32
     assert images.min() >= -1 and images.max() <= 1
     with torch.no_grad():
@@ -87,7 +88,7 @@ def is_conditional(variant: str) -> bool:
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if is_conditional(v)])
 def test_conditional_generators_draw_differently_for_each_label(variant):
     run = built(variant)
-    images = generate(run.generator, torch.randn(1, run.config.latent_dim).repeat(10, 1), torch.arange(10))
+    images = generate(run.generator, run.sample_latent(1).repeat(10, 1), torch.arange(10))
     assert (images - images[0]).abs().flatten(1).amax(1)[1:].min() > 1e-5
 
 
@@ -106,10 +107,10 @@ def test_a_saved_run_restores_to_the_same_generator_and_discriminator(variant, m
     config = quick_config(variant, steps=2, sample_every=1000, checkpoint_every=0, final_eval_samples=0,
                           out=str(tmp_path / "run"))  # no final evaluation: it takes longer than the run
     run = train(config, dataset=mnist, quiet=True)
-    again = restore(tmp_path / "run", device="cpu")
+    again = load_run(tmp_path / "run", device="cpu")
     assert again.step == 2 and again.config.settings == run.config.settings
     assert again.conditional == run.conditional
-    noise, labels = torch.randn(20, run.config.latent_dim), torch.arange(20) % 10
+    noise, labels = run.sample_latent(20, torch.Generator().manual_seed(0)), torch.arange(20) % 10
     images = generate(run.generator, noise, labels)
     assert torch.equal(images, generate(again.generator, noise, labels))
     run.discriminator.eval(), again.discriminator.eval()
@@ -143,8 +144,8 @@ class Observer:
         self.calls.append(("checkpoint_saved", step, path.name))
 
     @hookimpl
-    def ganlab_train_end(self, interrupted):
-        self.calls.append(("train_end", interrupted))
+    def ganlab_train_end(self, interrupted, outcome):
+        self.calls.append(("train_end", interrupted, outcome))
 
 
 def test_observer_hooks_are_called_at_each_point_of_a_run(tmp_path):
@@ -160,7 +161,7 @@ def test_observer_hooks_are_called_at_each_point_of_a_run(tmp_path):
         ("samples_made", 4, (10, 1, 28, 28), "step_000004.png"),
         ("checkpoint_saved", 4, "step_000004.pt"),
         ("samples_made", 4, (100, 1, 28, 28), "final_grid.png"),
-        ("train_end", False),
+        ("train_end", False, "finished"),
     ]
 
 

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import io
-import types
 
 import pytest
 
+from ganlab.api import train
 from ganlab.config import RunConfig
 from ganlab.errors import DivergenceError
+from ganlab.observers.watchdog import DiscriminatorWatchdog
 from ganlab.runs import RunFolder, load_checkpoint
-from ganlab.trainer import train
-from ganlab.watchdog import DiscriminatorWatchdog
 
 from conftest import random_dataset
 
@@ -45,8 +44,18 @@ def test_nan_loss_stops_the_run_naming_step_and_last_good_checkpoint(tmp_path):
     assert load_checkpoint(folder.checkpoints()[-1])["step"] == 5
 
 
+class FakeRun:
+    """The part of a RunView the watchdog uses: the run folder and the progress line's notes."""
+
+    def __init__(self, path):
+        self.folder, self.notes = RunFolder(path), []
+
+    def note(self, text):
+        self.notes.append(text)
+
+
 def fake_run(tmp_path):
-    return types.SimpleNamespace(folder=RunFolder(tmp_path), status_note="")
+    return FakeRun(tmp_path)
 
 
 def records(start, count, accuracy):
@@ -58,10 +67,10 @@ def test_watchdog_warns_once_after_a_long_near_perfect_stretch(tmp_path):
     stream = io.StringIO()
     dog, run = DiscriminatorWatchdog(patience=50, stream=stream), fake_run(tmp_path)
     dog.ganlab_step_end(run, 49, records(1, 49, 1.0))
-    assert stream.getvalue() == "" and run.status_note == ""
+    assert stream.getvalue() == "" and run.notes == []
     dog.ganlab_step_end(run, 100, records(50, 51, 1.0))
     assert "at step 50 the discriminator has been near-perfect" in stream.getvalue()
-    assert run.status_note == "D near-perfect"
+    assert run.notes == ["D near-perfect"]
     assert "near-perfect" in (tmp_path / "events.log").read_text()
     dog.ganlab_step_end(run, 200, records(101, 100, 1.0))
     assert stream.getvalue().count("warning") == 1

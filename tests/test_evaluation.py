@@ -83,10 +83,9 @@ def test_eval_of_a_dataset_without_classifier_says_how_to_train_one(tmp_path):
 def test_evaluating_during_training_does_not_change_the_training(small_mnist_npz, tmp_path):
     import torch
 
+    from ganlab.api import train
     from ganlab.config import RunConfig
     from ganlab.data import load_dataset
-    from ganlab.trainer import train
-
     from ganlab.evaluation import _shared_classifier
 
     _shared_classifier.cache_clear()  # so the evaluated run builds its classifier here, mid-training
@@ -105,12 +104,12 @@ def test_runs_evaluated_in_one_process_score_the_test_split_once(small_mnist_npz
     from ganlab import metrics
     from ganlab.config import RunConfig
     from ganlab.data import load_dataset
-    from ganlab.evaluation import evaluate_generator, load_classifier_quietly
+    from ganlab.evaluation import evaluate_samples, shared_classifier
     from ganlab.plugins import make_plugin_manager
-    from ganlab.trainer import prepare
+    from ganlab.training_run import prepare
 
     data = load_dataset("mnist", small_mnist_npz)
-    assert load_classifier_quietly("mnist", "cpu") is load_classifier_quietly("mnist", torch.device("cpu"))
+    assert shared_classifier("mnist", "cpu") is shared_classifier("mnist", torch.device("cpu"))
     scored = []
     original = metrics.features_and_predictions
 
@@ -121,6 +120,6 @@ def test_runs_evaluated_in_one_process_score_the_test_split_once(small_mnist_npz
     monkeypatch.setattr(metrics, "features_and_predictions", counting)
     for variant in ("gan", "cgan"):
         run = prepare(RunConfig(variant=variant, seed=0, device="cpu"), data.spec, make_plugin_manager(variant))
-        evaluate_generator(run.generator, 100, run.conditional, data, n=64, device="cpu")
+        evaluate_samples(run.sample, data, n=64, conditional=run.conditional, device="cpu")
     # The 500 test images at most once (not at all if an earlier test scored them), 64 samples per run.
     assert scored.count(500) <= 1 and scored.count(64) == 2, scored

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from ganlab.config import RunConfig
 from ganlab.data import to_unit_range
-from ganlab.trainer import RealBatches, prepare, train_step
+from ganlab.trainer import RealBatches, train_step
+from ganlab.training_run import prepare
 
 from conftest import random_dataset
 

@@ -23,8 +23,8 @@ def ganlab(*args, **kwargs):
 
 def train_args(data, out):
     return ["run", "--variant", "cgan", "--data", data, "--steps", STEPS, "--batch-size", 16, "--seed", 4,
-            "--device", "cpu", "--checkpoint-every", 25, "--sample-every", 25, "--log-every", 5, "--final-eval-samples", 0,
-            "--out", out]
+            "--device", "cpu", "--checkpoint-every", 25, "--sample-every", 25, "--log-every", 5,
+            "--final-eval-samples", 0, "--out", out]
 
 
 def final_weights(out):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec
 from ganlab.plugins import make_plugin_manager
-from ganlab.trainer import prepare
+from ganlab.training_run import prepare
 
 MNIST = DatasetSpec("mnist", (1, 28, 28), 10, tuple("0123456789"))
 

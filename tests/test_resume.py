@@ -1,15 +1,13 @@
 """Runs that survive: resume exactly, stop cleanly, refuse unsafe checkpoints."""
 from __future__ import annotations
 
-
 import pytest
 import torch
 
+from ganlab.api import resume, train
 from ganlab.config import RunConfig
 from ganlab.errors import CheckpointError
 from ganlab.runs import load_checkpoint
-from ganlab.resume import resume
-from ganlab.trainer import train
 
 from conftest import random_dataset
 
@@ -82,7 +80,7 @@ def ganlab_generator_loss(scores):
 def test_plugin_files_travel_with_the_run_and_config_paths_cannot_escape_it(tmp_path):
     import json
 
-    from ganlab.resume import restore
+    from ganlab.loading import load_run
 
     plugin = tmp_path / "mylsgan.py"
     plugin.write_text(LSGAN)
@@ -91,13 +89,13 @@ def test_plugin_files_travel_with_the_run_and_config_paths_cannot_escape_it(tmp_
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["config"]["plugin_files"] == ["plugins/mylsgan.py"]
     plugin.unlink()  # the run no longer needs the original file
-    assert restore(tmp_path / "run").step == 4
+    assert load_run(tmp_path / "run").step == 4
 
     for escape in ("/tmp/evil.py", "plugins/../../evil.py"):
         saved["config"]["plugin_files"] = [escape]
         (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
         with pytest.raises(CheckpointError, match="does not run code from paths a config file points to"):
-            restore(tmp_path / "run")
+            load_run(tmp_path / "run")
 
 
 def test_keep_checkpoints_prunes_the_oldest(tmp_path):

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from ganlab.api import train
 from ganlab.config import RunConfig
 from ganlab.sampling import generate
-from ganlab.trainer import prepare, train
+from ganlab.training_run import prepare
 
 from conftest import random_dataset
 
@@ -33,7 +34,9 @@ def test_short_real_training_moves_discriminator_and_samples(mnist):
     real_mean = (mnist.x_train[:2000].astype(np.float32) / 127.5 - 1).mean()  # about -0.74
     assert abs(after.mean() - real_mean) < abs(before.mean() - real_mean) - 0.3
     first, last = run.records[:20], run.records[-50:]
-    d_acc = lambda rows: np.mean([(r["d_real_acc"] + r["d_fake_acc"]) / 2 for r in rows])
+    def d_acc(rows):
+        return np.mean([(r["d_real_acc"] + r["d_fake_acc"]) / 2 for r in rows])
+
     assert d_acc(last) > d_acc(first) + 0.1  # D learned to tell MNIST from the untrained G
     assert all(np.isfinite([r["d_loss"], r["g_loss"]]).all() for r in run.records)
 
@@ -91,7 +94,8 @@ def test_auto_d_update_is_the_variants_choice():
 
 
 def test_generator_step_leaves_the_discriminator_unchanged():
-    from ganlab.trainer import RealBatches, prepare, train_step
+    from ganlab.trainer import RealBatches, train_step
+    from ganlab.training_run import prepare
 
     data = random_dataset()
     run = prepare(RunConfig(steps=1, batch_size=8, seed=0, device="cpu"), data.spec)

@@ -12,13 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from ganlab.api import train
 from ganlab.cli import cli
 from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec, to_unit_range
 from ganlab.errors import ConfigError, PluginError
 from ganlab.plugins import make_plugin_manager, plugin_settings
-from ganlab.trainer import prepare, train, with_auxiliary_losses
-from ganlab_plugins import acgan, dcgan, hinge, wgan_gp
+from ganlab.trainer import named_terms, plus
+from ganlab.training_run import prepare
+from ganlab_plugins import acgan, hinge, wgan_gp
 
 MNIST = DatasetSpec("mnist", (1, 28, 28), 10, tuple("0123456789"))
 
@@ -122,7 +124,7 @@ def test_dcgan_with_cgan_multiplies_the_image_and_the_noise_by_label_embeddings(
 
 
 def test_trace_names_the_plugin_that_answered_each_hook(monkeypatch, capsys):
-    monkeypatch.setenv("GANLAB_TRACE_PLUGINS", "1")
+    monkeypatch.setenv("GANLAB_TRACE_PLUGINS", "2")  # 2: every call, as it happens
     build("dcgan+cgan", g_width=8, d_width=8)
     trace = capsys.readouterr().err
     for line in ("ganlab_generator: answered by dcgan", "ganlab_discriminator: answered by dcgan",
@@ -205,8 +207,10 @@ def test_wgan_gp_penalty_hook_weights_the_penalty_by_gp_weight():
     for weight in (10.0, 5.0):
         config = RunConfig(variant="wgan-gp", settings={"gp_weight": weight})
         [penalty] = pm.hook.ganlab_discriminator_penalty(discriminator=critic, real=real, fake=fake,
-                                                         real_labels=labels, fake_labels=labels, config=config)
-        assert penalty.item() == pytest.approx(weight, rel=1e-4)  # (||w|| - 1)^2 = 1, times lambda
+                                                         real_labels=labels, fake_labels=labels, config=config,
+                                                         latent=None)
+        # (||w|| - 1)^2 = 1, times lambda; named, so losses.csv logs it as d_gradient_penalty
+        assert penalty["gradient_penalty"].item() == pytest.approx(weight, rel=1e-4)
 
 
 def test_wasserstein_losses_have_the_papers_signs():
@@ -271,17 +275,26 @@ def test_acgan_adds_the_class_cross_entropy_to_whichever_adversarial_loss_the_va
     else:  # hinge
         real, fake = F.relu(1 - adversarial).mean(), F.relu(1 + adversarial).mean()
         generator = -adversarial.mean()
-    hook, config, scores = make_plugin_manager(variant).hook, RunConfig(variant=variant), (adversarial, classes)
+    pm, config, outputs = make_plugin_manager(variant), RunConfig(variant=variant), (adversarial, classes)
+    hook = pm.hook
+
+    def with_terms(loss, role, prefix, is_real):  # the trainer's own way of adding auxiliary terms
+        results = hook.ganlab_auxiliary_loss(scores=adversarial, outputs=outputs, labels=labels, role=role,
+                                             is_real=is_real, config=config, latent=None)
+        terms = named_terms(pm, "ganlab_auxiliary_loss", prefix, "auxiliary", results)
+        assert list(terms) == [f"{prefix}_class_loss"]  # logged as its own column of losses.csv
+        return plus(loss, terms)
 
     def d_loss(is_real):
-        loss = hook.ganlab_discriminator_loss(scores=scores, labels=labels, is_real=is_real, config=config)
-        return with_auxiliary_losses(hook, loss, scores, labels, "discriminator", is_real, config)
+        loss = hook.ganlab_discriminator_loss(scores=adversarial, labels=labels, is_real=is_real, config=config,
+                                              latent=None)
+        return with_terms(loss, "discriminator", "d", is_real)
 
-    g_loss = with_auxiliary_losses(hook, hook.ganlab_generator_loss(scores=scores, labels=labels, config=config),
-                                   scores, labels, "generator", None, config)
+    g_loss = with_terms(hook.ganlab_generator_loss(scores=adversarial, labels=labels, config=config, latent=None),
+                        "generator", "g", None)
     assert torch.allclose(d_loss(True), real + class_loss) and torch.allclose(d_loss(False), fake + class_loss)
     assert torch.allclose(g_loss, generator + class_loss)
-    assert torch.allclose(acgan.ganlab_auxiliary_loss(scores, labels), class_loss)
+    assert torch.allclose(acgan.ganlab_auxiliary_loss(outputs, labels)["class_loss"], class_loss)
 
 
 def test_acgan_class_head_learns_to_classify_real_digits(mnist):
@@ -302,11 +315,12 @@ def test_acgan_class_head_learns_to_classify_real_digits(mnist):
 
 def test_acgan_behind_a_network_without_class_head_says_how_to_order_it(small_mnist_npz, tmp_path):
     with pytest.raises(TypeError, match=r"acgan\+dcgan, not dcgan\+acgan"):
-        acgan.ganlab_auxiliary_loss(torch.zeros(3), torch.zeros(3, dtype=torch.long))
+        acgan.ganlab_auxiliary_loss((torch.zeros(3),), torch.zeros(3, dtype=torch.long))
     result = CliRunner().invoke(cli, ["run", "--variant", "dcgan+acgan", "--data", small_mnist_npz, "--steps", "2",
                                       "--device", "cpu", "--quiet", "--out", str(tmp_path / "run")])
     assert result.exit_code != 0 and "Traceback" not in result.output
-    assert 'Training step 1 of variant "dcgan+acgan" failed' in result.output and "not dcgan+acgan" in result.output
+    assert 'Plugin "acgan" failed in ganlab_auxiliary_loss (plugins/acgan.py:' in result.output
+    assert 'training step 1 of variant "dcgan+acgan"' in result.output and "not dcgan+acgan" in result.output
 
 
 # --------------------------------------------------------------------------------------------------
@@ -341,7 +355,6 @@ def test_hinge_losses_on_known_scores():
     assert hinge.ganlab_discriminator_loss(scores, is_real=True).item() == pytest.approx((0 + 0.5 + 4) / 3)
     assert hinge.ganlab_discriminator_loss(scores, is_real=False).item() == pytest.approx((3 + 1.5 + 0) / 3)
     assert hinge.ganlab_generator_loss(scores).item() == pytest.approx(0.5 / 3)
-    assert hinge.ganlab_generator_loss((scores, torch.zeros(3, 10))).item() == pytest.approx(0.5 / 3)
 
 
 @settings(max_examples=30, deadline=1000)

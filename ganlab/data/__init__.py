@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganlab.data.cache import cache_path
 from ganlab.errors import DataError
 
 
@@ -107,8 +108,6 @@ def download_dataset(name: str) -> Path:
         raise DataError(f"{name!r} cannot be downloaded: ganlab fetches {', '.join(_DOWNLOADERS)}. "
                         "The other datasets (idx, folder, npz) are read from your own files given "
                         "with --data.")
-    from ganlab.data.cache import cache_path
-
     _resolve(_DOWNLOADERS[name])()
     return cache_path(f"{name}.npz")
 

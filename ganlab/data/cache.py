@@ -14,9 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
-
-from ganlab.errors import DataError
+from ganlab.errors import DataError, WriteError
 from ganlab.files import atomic_save
 
 
@@ -35,27 +33,14 @@ def cache_path(filename: str) -> Path:
     return cache_dir() / filename
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+def write_to_cache(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``.
 
-    Raises :class:`DataError` when the folder cannot be created or written.
+    Raises :class:`DataError`, with the way to choose another cache folder, when it cannot be written.
     """
     path = Path(path)
     try:
         atomic_save(path, write)
-    except OSError as e:
-        raise DataError(
-            f"Cannot write to {path.parent} ({e.strerror or e}). Make the folder writable or choose "
-            "another one (for the dataset cache: set GANLAB_DATA to a folder you can write to)."
-        ) from e
+    except WriteError as e:
+        raise DataError(f"{e} For the dataset cache: set GANLAB_DATA to a folder you can write to.") from e
     return path
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically."""
-    return atomic_write(path, lambda f: f.write(data))
-
-
-def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
-    """Save arrays with :func:`numpy.savez` to ``path`` atomically (uncompressed: fast to load)."""
-    return atomic_write(path, lambda f: np.savez(f, **arrays))

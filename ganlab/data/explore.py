@@ -17,8 +17,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ganlab.data import Dataset
-from ganlab.data.cache import atomic_write_bytes
 from ganlab.errors import DataError
+from ganlab.files import atomic_write_bytes
 
 
 def label_counts(y: np.ndarray, num_classes: int) -> np.ndarray:

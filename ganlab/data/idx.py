@@ -29,8 +29,8 @@ from ganlab.data import Dataset
 from ganlab.data.arrays import check_pair, holdout_split, make_dataset
 from ganlab.errors import DataError
 
-_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_CODES = {np.dtype(t).newbyteorder(">"): c for c, t in _TYPES.items()}
+# The IDX format's type codes (LeCun's MNIST page): the third byte of every file.
+IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -48,7 +48,7 @@ def parse_idx(data: bytes, source: str = "the IDX data") -> np.ndarray:
     if len(data) < 4 or data[:2] != b"\0\0":
         raise _corrupt(source, "it does not start with the IDX magic number 0x0000")
     code, ndim = data[2], data[3]
-    if code not in _TYPES:
+    if code not in IDX_TYPES:
         raise _corrupt(source, f"its type code 0x{code:02X} is not one of the IDX types")
     if ndim == 0:
         raise _corrupt(source, "its header declares zero dimensions")
@@ -56,7 +56,7 @@ def parse_idx(data: bytes, source: str = "the IDX data") -> np.ndarray:
     if len(data) < header:
         raise _corrupt(source, f"it ends inside its header ({len(data)} of {header} bytes)")
     shape = struct.unpack(f">{ndim}I", data[4:header])
-    dtype = np.dtype(_TYPES[code])
+    dtype = np.dtype(IDX_TYPES[code])
     expected = math.prod(shape) * dtype.itemsize
     if len(data) - header != expected:
         raise _corrupt(source, f"its header promises {shape} values ({expected} bytes of data) "
@@ -71,16 +71,6 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     except OSError as e:
         raise DataError(f"Cannot read the IDX file {path} ({e.strerror or e}). Check the path.") from e
     return parse_idx(data, str(path))
-
-
-def encode_idx(array: np.ndarray) -> bytes:
-    """The IDX bytes of ``array`` (the inverse of :func:`parse_idx`; used to write test fixtures)."""
-    array = np.asarray(array)
-    big = array.dtype.newbyteorder(">") if array.dtype.itemsize > 1 else array.dtype
-    if big not in _CODES or array.ndim == 0:
-        raise ValueError(f"IDX cannot hold a {array.ndim}-d array of {array.dtype}")
-    header = bytes([0, 0, _CODES[big], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + np.ascontiguousarray(array, dtype=big).tobytes()
 
 
 def _corrupt(source: str, why: str) -> DataError:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ganlab.data.arrays import SPLITS, verify
-from ganlab.data.cache import atomic_save_npz, cache_path
+from ganlab.data.cache import cache_path, write_to_cache
 from ganlab.data.download import fetch
 from ganlab.data.idx import parse_idx, read_idx
 from ganlab.data.npz import read_npz
@@ -57,7 +57,8 @@ def load_verified(name: str, expected: dict[str, str], sources: Sequence[Source]
             failures.append(str(e) if what in str(e) else f"{what}: {e}")
             print(f"ganlab: {failures[-1]}", file=sys.stderr)
             continue
-        atomic_save_npz(path, **{k: arrays[k] for k in SPLITS})
+        splits = {k: arrays[k] for k in SPLITS}
+        write_to_cache(path, lambda handle, splits=splits: np.savez(handle, **splits))
         print(f"ganlab: {name} ({what}) verified and saved to {path}", file=sys.stderr)
         return arrays
     tried = " ".join(f"({i}) {f}" for i, f in enumerate(failures, 1)) or "no source is configured."

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ganlab import hookimpl
+from ganlab.hookspecs import hookimpl
 
 
 class ProgressPrinter:
@@ -24,8 +24,9 @@ class ProgressPrinter:
         self.started = time.perf_counter()
         self.first_step = self.last_printed_step = run.step
         where = f" into {run.folder.path}" if run.folder else ""
+        sampling = "" if run.sampling_name == "generator" else f"; samples from the {run.sampling_name} generator"
         print(f"Training {run.config.variant} on {run.spec.name} ({run.device_note}): "
-              f"steps {run.step + 1}..{run.config.steps}, batch {run.config.batch_size}{where}",
+              f"steps {run.step + 1}..{run.config.steps}, batch {run.config.batch_size}{where}{sampling}",
               file=self.stream, flush=True)
 
     @hookimpl
@@ -41,8 +42,8 @@ class ProgressPrinter:
         text = (f"step {step:>6}/{total}  {rate:6.1f} steps/s  d_loss {last['d_loss']:.3f}  "
                 f"g_loss {last['g_loss']:.3f}  D acc real {last['d_real_acc']:.2f} "
                 f"fake {last['d_fake_acc']:.2f}")
-        if run.status_note:
-            text += f"  [{run.status_note}]"
+        if run.notes:
+            text += f"  [{'; '.join(run.notes)}]"
         if self.is_terminal:
             filled = int(30 * step / total)
             print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {text}", end="", file=self.stream, flush=True)
@@ -50,12 +51,11 @@ class ProgressPrinter:
             print(text, file=self.stream, flush=True)
 
     @hookimpl
-    def ganlab_train_end(self, run, interrupted):
+    def ganlab_train_end(self, run, outcome):
         if self.is_terminal:
             print(file=self.stream)
         elapsed = time.perf_counter() - self.started
         done = run.step - self.first_step
         ms = 1000 * elapsed / done if done else 0.0
-        status = "stopped" if interrupted else "finished"
-        print(f"Training {status} at step {run.step} after {elapsed:.1f} s ({ms:.2f} ms/step).",
+        print(f"Training {outcome} at step {run.step} after {elapsed:.1f} s ({ms:.2f} ms/step).",
               file=self.stream, flush=True)

@@ -1,18 +1,21 @@
-"""Figures about runs: loss and metric curves, and the side-by-side comparison report."""
+"""Figures about runs: loss and metric curves, and the side-by-side comparison report (HTML + PNG).
+
+Drawing only: these functions take numbers and paths; loading and evaluating the runs they show is
+:mod:`ganlab.api`'s job.
+"""
 from __future__ import annotations
 
 import base64
 import html
 import io
-import json
 import os
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure  # a Figure without pyplot: no GUI, no global state
 from matplotlib.image import imread, imsave
 
-from ganlab.files import atomic_save, atomic_write_text
+from ganlab.files import atomic_save
+from ganlab.metrics import CURVE_METRICS, HIGHER_IS_BETTER, metric_labels
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
@@ -46,20 +49,24 @@ def save_loss_curve(records: list[dict[str, float]], path: str | os.PathLike, ti
 
 def save_metric_curves(curves: dict[str, list[dict]], path, dataset_name: str, against: str = "step") -> None:
     """One panel per metric, one line per run, against ``step`` or wall-clock ``seconds``."""
-    from ganlab.evaluation import CURVE_METRICS, as_array
-    from ganlab.metrics import metric_labels
-
     labels = metric_labels(dataset_name)
-    shown = [m for m in CURVE_METRICS if any(np.isfinite(as_array(rows, m)).any() for rows in curves.values())]
+    shown = shown_metrics(curves)
     if not shown:
         return
     fig = metric_figure(curves, shown, labels, against)
     atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
 
 
-def metric_figure(curves, shown, labels, against):
-    from ganlab.evaluation import as_array
+def shown_metrics(curves: dict[str, list[dict]]) -> list[str]:
+    """The curve metrics that at least one run has a value for."""
+    return [m for m in CURVE_METRICS if any(np.isfinite(as_array(rows, m)).any() for rows in curves.values())]
 
+
+def as_array(rows: list[dict], key: str) -> np.ndarray:
+    return np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
+
+
+def metric_figure(curves, shown, labels, against):
     ncols = min(3, len(shown))
     nrows = -(-len(shown) // ncols)
     fig = Figure(figsize=(4 * ncols, 3 * nrows))
@@ -81,29 +88,8 @@ def metric_figure(curves, shown, labels, against):
 # --------------------------------------------------------------------------------------------------
 # The comparison report
 # --------------------------------------------------------------------------------------------------
-def load_run_summary(run_dir, n: int = 10_000) -> dict:
-    """What the report shows of one run; evaluates it first if it has no metrics.json yet."""
-    from ganlab.evaluation import evaluate_run, has_classifier, read_metrics_csv
-    from ganlab.runs import RunFolder
-
-    folder = RunFolder.open(run_dir)
-    config, spec, _ = folder.read_config()
-    metrics = None
-    if folder.metrics_file.exists():
-        metrics = json.loads(folder.metrics_file.read_text())
-    elif has_classifier(spec.name):
-        metrics = evaluate_run(run_dir, n=n)
-    return {
-        "name": folder.path.name, "variant": config.variant, "dataset": spec.name, "folder": folder,
-        "losses": folder.read_losses(), "metrics": metrics,
-        "curve": read_metrics_csv(folder.metrics_csv_file) if folder.metrics_csv_file.exists() else [],
-    }
-
-
 def metrics_table(runs: list[dict]) -> tuple[list[str], list[tuple[str, list[str]]]]:
     """Column names and rows of formatted values; the best value of each row is starred."""
-    from ganlab.metrics import HIGHER_IS_BETTER, metric_labels
-
     labels = metric_labels(runs[0]["dataset"])
     rows = []
     for key, label in labels.items():
@@ -155,28 +141,18 @@ def losses_figure(runs):
     return fig
 
 
-def compare_runs(run_dirs, out_dir, n: int = 10_000) -> Path:
-    """Write ``report.html`` (self-contained: images embedded) and ``report.png`` into ``out_dir``.
-
-    The function behind ``ganlab compare``. Returns the path of report.html.
-    """
-    from ganlab.evaluation import CURVE_METRICS, as_array
-    from ganlab.metrics import metric_labels
-
-    runs = [load_run_summary(d, n) for d in run_dirs]
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def report_pages(runs: list[dict]) -> tuple[str, bytes]:
+    """The comparison report of loaded runs (see ``ganlab.api.compare``): the HTML page (images
+    embedded, so it opens offline) and the PNG of the same figures stacked."""
     figures = {"Final samples": figure_png(grids_figure(runs)), "Losses": figure_png(losses_figure(runs))}
     curves = {r["name"]: r["curve"] for r in runs if r["curve"]}
-    shown = [m for m in CURVE_METRICS if any(np.isfinite(as_array(c, m)).any() for c in curves.values())]
+    shown = shown_metrics(curves)
     labels = metric_labels(runs[0]["dataset"])
     if shown:
         figures["Metrics against steps"] = figure_png(metric_figure(curves, shown, labels, "step"))
         figures["Metrics against wall-clock seconds"] = figure_png(metric_figure(curves, shown, labels, "seconds"))
     columns, rows = metrics_table(runs)
-    atomic_write_text(out_dir / "report.html", render_html(columns, rows, figures, runs[0]["dataset"]))
-    atomic_save(out_dir / "report.png", lambda handle: handle.write(stack_pngs(list(figures.values()))))
-    return out_dir / "report.html"
+    return render_html(columns, rows, figures, runs[0]["dataset"]), stack_pngs(list(figures.values()))
 
 
 def stack_pngs(pngs: list[bytes]) -> bytes:
