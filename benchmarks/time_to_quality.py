@@ -14,9 +14,7 @@ import argparse
 import json
 import tempfile
 
-from ganlab.config import RunConfig
-from ganlab.evaluation import read_metrics_csv
-from ganlab.trainer import train
+from ganlab import RunConfig, train
 
 
 def first_reaching(rows, key, target):
@@ -43,7 +41,7 @@ def main(argv=None) -> None:
                        eval_every=args.eval_every, eval_samples=args.eval_samples, final_eval_samples=0,
                        out=out)
     run = train(config, quiet=True)
-    rows = read_metrics_csv(run.folder.metrics_csv_file)
+    rows = run.folder.read_metric_curve()
     key = "conditional_accuracy" if run.conditional else "classes_covered"
     scale = 1.0 if run.conditional else 1.0 / run.spec.num_classes
     results = []

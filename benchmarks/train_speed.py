@@ -31,10 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganlab.config import RunConfig
-from ganlab.data import load_dataset
-from ganlab.plugins import make_plugin_manager
-from ganlab.trainer import RealBatches, prepare, train_step
+from ganlab import RealBatches, RunConfig, load_dataset, make_plugin_manager, prepare, train_step
 
 
 # --------------------------------------------------------------------------------------------------
@@ -145,7 +142,7 @@ def _roofline(run, calls, d_steps, device, repeats):
         key = (id(module), shape)
         if key not in timed:
             x = torch.randn(shape, device=device)
-            times = time_steps(lambda: module(x), repeats, 5, device)
+            times = time_steps(lambda module=module, x=x: module(x), repeats, 5, device)
             timed[key] = (statistics.median(times), layer_flops(module, shape))
         ms, f = timed[key]
         products = 1 + weight_grad + input_grad  # forward, then dW and dX products when needed

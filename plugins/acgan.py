@@ -34,18 +34,35 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganlab import hookimpl
+from ganlab_plugins.cgan import MultiplyByLabelEmbedding
+from ganlab_plugins.gan import SETTINGS, MLPDiscriminator, MLPGenerator
 
-# The tutorial's generator, its label-multiplying noise conditioning and the plain GAN's settings
-# (init, d_dropout), unchanged: importing their hook implementations makes them this plugin's too.
-from ganlab_plugins.cgan import ganlab_generator_conditioning, ganlab_is_conditional  # noqa: F401
-from ganlab_plugins.gan import MLPDiscriminator, ganlab_generator, ganlab_settings  # noqa: F401
+
+@hookimpl
+def ganlab_settings():
+    return SETTINGS  # the plain GAN's (init, d_dropout): the MLPs read them
+
+
+@hookimpl
+def ganlab_is_conditional():
+    return True
+
+
+@hookimpl
+def ganlab_generator_conditioning(spec, config):
+    """The tutorial's cGAN conditioning for the generator: noise * Embedding(K, latent)(y)."""
+    return MultiplyByLabelEmbedding(spec.num_classes, (config.latent_dim,), config.settings["init"])
+
+
+@hookimpl
+def ganlab_generator(spec, config, input_shape):
+    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
     return AuxiliaryClassifierDiscriminator(math.prod(input_shape), spec.num_classes,
-                                            config.settings.get("d_dropout", 0.4),
-                                            config.settings.get("init", "keras"))
+                                            config.settings["d_dropout"], config.settings["init"])
 
 
 class AuxiliaryClassifierDiscriminator(nn.Module):
@@ -66,18 +83,21 @@ class AuxiliaryClassifierDiscriminator(nn.Module):
         return self.adversarial(features).squeeze(1), self.classes(features)
 
 
-def split_scores(scores) -> tuple[torch.Tensor, torch.Tensor]:
-    if not (isinstance(scores, (tuple, list)) and len(scores) >= 2):
+def class_logits(outputs: tuple) -> torch.Tensor:
+    """The class head's logits (N, K): the second of the discriminator's outputs."""
+    if len(outputs) < 2:
         raise TypeError(
-            "acgan's losses need a discriminator that returns (adversarial logits, class logits); "
-            "this one returned one tensor. Name acgan before plugins whose discriminator has no "
-            "class head (e.g. acgan+dcgan, not dcgan+acgan)."
+            "acgan's class loss needs a discriminator that returns (adversarial logits, class logits); "
+            "this one returned only the adversarial logits. Name acgan before plugins whose "
+            "discriminator has no class head (e.g. acgan+dcgan, not dcgan+acgan)."
         )
-    return scores[0], scores[1]
+    return outputs[1]
 
 
 @hookimpl
-def ganlab_auxiliary_loss(scores, labels):
-    """CE(cls, labels), for D on both batches and for G: name the class of real and generated images."""
-    _, classes = split_scores(scores)
-    return F.cross_entropy(classes, labels)
+def ganlab_auxiliary_loss(outputs, labels):
+    """CE(cls, labels), for D on both batches and for G: name the class of real and generated images.
+
+    Logged in losses.csv as ``d_class_loss`` and ``g_class_loss``.
+    """
+    return {"class_loss": F.cross_entropy(class_logits(outputs), labels)}

@@ -17,11 +17,12 @@ import torch
 from torch import nn
 
 from ganlab import hookimpl
+from ganlab_plugins.gan import SETTINGS, MLPDiscriminator, MLPGenerator, init_weights
 
-# The plain GAN's networks, settings and D update, unchanged: importing its hook implementations
-# makes them this plugin's too. (In ``dcgan+cgan`` the networks of dcgan, asked first, win instead.)
-from ganlab_plugins.gan import (  # noqa: F401
-    ganlab_discriminator, ganlab_discriminator_update, ganlab_generator, ganlab_settings, init_weights)
+
+@hookimpl
+def ganlab_settings():
+    return SETTINGS  # the plain GAN's: its networks read them
 
 
 @hookimpl
@@ -31,12 +32,29 @@ def ganlab_is_conditional():
 
 @hookimpl
 def ganlab_generator_conditioning(spec, config):
-    return MultiplyByLabelEmbedding(spec.num_classes, (config.latent_dim,), config.settings.get("init", "keras"))
+    return MultiplyByLabelEmbedding(spec.num_classes, (config.latent_dim,), config.settings["init"])
 
 
 @hookimpl
 def ganlab_discriminator_conditioning(spec, config):
-    return MultiplyByLabelEmbedding(spec.num_classes, spec.image_shape, config.settings.get("init", "keras"))
+    return MultiplyByLabelEmbedding(spec.num_classes, spec.image_shape, config.settings["init"])
+
+
+# The plain GAN's networks and D update. (In ``dcgan+cgan`` the networks of dcgan, asked first, win.)
+@hookimpl
+def ganlab_generator(spec, config, input_shape):
+    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+
+
+@hookimpl
+def ganlab_discriminator(spec, config, input_shape):
+    return MLPDiscriminator(math.prod(input_shape), config.settings["d_dropout"], config.settings["init"])
+
+
+@hookimpl
+def ganlab_discriminator_update():
+    """The tutorial's two ``train_on_batch`` calls, as the plain GAN (see ``gan``)."""
+    return "separate"
 
 
 class MultiplyByLabelEmbedding(nn.Module):

@@ -48,15 +48,25 @@ def ganlab_settings():
 
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return ConvGenerator(math.prod(input_shape), spec.image_shape, config.settings.get("g_width", 32))
+    require_images(spec.image_shape, "the data")
+    return ConvGenerator(math.prod(input_shape), spec.image_shape, config.settings["g_width"])
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
-    norm = config.settings.get("d_norm", "batch")
+    require_images(input_shape, "its input (after the discriminator's conditioning)")
+    norm = config.settings["d_norm"]
     if norm not in D_NORMS:
         raise ValueError(f"d_norm must be one of {', '.join(D_NORMS)}, not {norm!r}")
-    return ConvDiscriminator(tuple(input_shape), config.settings.get("d_width", 32), norm)
+    return ConvDiscriminator(tuple(input_shape), config.settings["d_width"], norm)
+
+
+def require_images(shape: tuple[int, ...], what: str) -> None:
+    """Convolutions need images (C, H, W); say so, with the shape that came instead."""
+    if len(shape) != 3:
+        raise ValueError(f"dcgan's convolutional networks need images of shape (C, H, W), but {what} has "
+                         f"shape {tuple(shape)}; use an MLP variant (gan, cgan) for this data, or a "
+                         f"conditioning that keeps the image's shape")
 
 
 def halvings(height: int, width: int) -> int:

@@ -4,7 +4,9 @@ Goodfellow et al. (2014), "Generative Adversarial Nets", with the networks of th
 (itself Keras-GAN's ``cgan.py``). The losses are the core's defaults: binary cross-entropy for D and
 the non-saturating ``-log D(G(z))`` for G.
 
-The ``cgan`` plugin reuses these networks and adds label conditioning.
+Its building blocks (:class:`MLPGenerator`, :class:`MLPDiscriminator`, :func:`init_weights` and the
+settings they read, :data:`SETTINGS`) are what ``cgan``, ``acgan``, ``projection``, ``wgan-gp`` and
+``infogan`` reuse: plugins share modules and functions, never each other's hook implementations.
 """
 from __future__ import annotations
 
@@ -15,13 +17,15 @@ from torch import nn
 
 from ganlab import hookimpl
 
+# The settings the MLP networks read; every plugin that builds them declares the ones it reads.
+INIT_SETTING = ("keras", "weight initialisation: keras (Glorot-uniform, zero bias) or torch")
+DROPOUT_SETTING = (0.4, "dropout rate in the discriminator's last two hidden layers")
+SETTINGS = {"init": INIT_SETTING, "d_dropout": DROPOUT_SETTING}
+
 
 @hookimpl
 def ganlab_settings():
-    return {
-        "init": ("keras", "weight initialisation: keras (Glorot-uniform, zero bias) or torch"),
-        "d_dropout": (0.4, "dropout rate in the discriminator's last two hidden layers"),
-    }
+    return SETTINGS
 
 
 @hookimpl
@@ -36,14 +40,12 @@ def ganlab_discriminator_update():
 
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings.get("init", "keras"))
+    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
-    return MLPDiscriminator(
-        math.prod(input_shape), config.settings.get("d_dropout", 0.4), config.settings.get("init", "keras")
-    )
+    return MLPDiscriminator(math.prod(input_shape), config.settings["d_dropout"], config.settings["init"])
 
 
 class MLPGenerator(nn.Module):

@@ -24,17 +24,35 @@ import torch
 from torch import nn
 
 from ganlab import hookimpl
+from ganlab_plugins.cgan import MultiplyByLabelEmbedding
+from ganlab_plugins.gan import SETTINGS, MLPDiscriminator, MLPGenerator
 
-# The tutorial's generator, its label-multiplying noise conditioning and the plain GAN's settings
-# (init, d_dropout), unchanged: importing their hook implementations makes them this plugin's too.
-from ganlab_plugins.cgan import ganlab_generator_conditioning, ganlab_is_conditional  # noqa: F401
-from ganlab_plugins.gan import MLPDiscriminator, ganlab_generator, ganlab_settings  # noqa: F401
+
+@hookimpl
+def ganlab_settings():
+    return SETTINGS  # the plain GAN's (init, d_dropout): the MLPs read them
+
+
+@hookimpl
+def ganlab_is_conditional():
+    return True
+
+
+@hookimpl
+def ganlab_generator_conditioning(spec, config):
+    """The tutorial's cGAN conditioning for the generator: noise * Embedding(K, latent)(y)."""
+    return MultiplyByLabelEmbedding(spec.num_classes, (config.latent_dim,), config.settings["init"])
+
+
+@hookimpl
+def ganlab_generator(spec, config, input_shape):
+    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
     return ProjectionDiscriminator(math.prod(input_shape), spec.num_classes,
-                                   config.settings.get("d_dropout", 0.4), config.settings.get("init", "keras"))
+                                   config.settings["d_dropout"], config.settings["init"])
 
 
 class ProjectionDiscriminator(nn.Module):

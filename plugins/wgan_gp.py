@@ -31,17 +31,14 @@ import math
 import torch
 from torch import nn
 
-from ganlab import hookimpl
-from ganlab.hookspecs import adversarial_scores
-from ganlab.errors import ConfigError
-
-# The generator is the plain GAN's MLP; importing its hook implementation makes it this plugin's too.
-from ganlab_plugins.gan import MLPDiscriminator, ganlab_generator  # noqa: F401
+from ganlab import ConfigError, adversarial_scores, hookimpl
+from ganlab_plugins.gan import INIT_SETTING, MLPDiscriminator, MLPGenerator
 
 
 @hookimpl
 def ganlab_settings():
     return {
+        "init": INIT_SETTING,  # the plain GAN's: both MLPs read it
         "gp_weight": (10.0, "lambda: weight of the gradient penalty (the paper's 10)"),
         "n_critic": (5, "critic updates per generator update (the paper's 5)"),
         "wgan_lr": (1e-4, "Adam learning rate of both networks (the paper's 1e-4)"),
@@ -51,27 +48,33 @@ def ganlab_settings():
 
 
 @hookimpl
+def ganlab_generator(spec, config, input_shape):
+    """The plain GAN's MLP generator (BatchNorm is allowed in G: the penalty is on the critic)."""
+    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+
+
+@hookimpl
 def ganlab_discriminator(spec, config, input_shape):
     """The critic: the plain GAN's MLP with no dropout. Its output is a score, not a probability."""
-    return MLPDiscriminator(math.prod(input_shape), dropout=0.0, init=config.settings.get("init", "keras"))
+    return MLPDiscriminator(math.prod(input_shape), dropout=0.0, init=config.settings["init"])
 
 
 @hookimpl
 def ganlab_discriminator_loss(scores, is_real):
     """-E[D(x)] on real images, +E[D(G(z))] on generated ones: their sum estimates -W(real, fake)."""
-    mean = adversarial_scores(scores).mean()
-    return -mean if is_real else mean
+    return -scores.mean() if is_real else scores.mean()
 
 
 @hookimpl
 def ganlab_generator_loss(scores):
     """-E[D(G(z))]: the generator raises the critic's score of its images."""
-    return -adversarial_scores(scores).mean()
+    return -scores.mean()
 
 
 @hookimpl
 def ganlab_discriminator_penalty(discriminator, real, fake, real_labels, config):
-    return config.settings.get("gp_weight", 10.0) * gradient_penalty(discriminator, real, fake, real_labels)
+    """lambda * E[(||grad D(x^)||_2 - 1)^2], logged in losses.csv as ``d_gradient_penalty``."""
+    return {"gradient_penalty": config.settings["gp_weight"] * gradient_penalty(discriminator, real, fake, real_labels)}
 
 
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
@@ -91,7 +94,7 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
 
 @hookimpl
 def ganlab_discriminator_steps(config):
-    return config.settings.get("n_critic", 5)
+    return config.settings["n_critic"]
 
 
 @hookimpl
@@ -104,7 +107,7 @@ def ganlab_optimizer(network, config):
 
 def check_settings(settings: dict) -> dict:
     """Refuse values outside their range when the optimizers are built, before the first step."""
-    values = {name: settings.get(name, default) for name, (default, _) in ganlab_settings().items()}
+    values = {name: settings[name] for name in ("gp_weight", "n_critic", "wgan_lr", "wgan_beta1", "wgan_beta2")}
     problems = [
         f"{name}={values[name]!r} ({rule})" for name, ok, rule in (
             ("gp_weight", values["gp_weight"] >= 0, "0 or more"),

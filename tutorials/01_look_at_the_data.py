@@ -14,8 +14,15 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ganlab.data import from_unit_range, load_dataset, to_unit_range
-from ganlab.data.explore import describe, save_examples_grid, save_label_histogram
+from ganlab import (
+    describe_dataset,
+    from_unit_range,
+    load_dataset,
+    save_examples_grid,
+    save_label_histogram,
+    to_unit_range,
+)
+
 from tutorial_helpers import output_dir, show
 
 OUT = output_dir("01")
@@ -46,7 +53,7 @@ print("x_test: ", mnist.x_test.shape, mnist.x_test.dtype, "   y_test: ", mnist.y
 # `describe` prints the tutorial's section 2.2 in one go (it is what `ganlab data info mnist` shows):
 
 # %%
-print(describe(mnist))
+print(describe_dataset(mnist))
 
 # %% [markdown]
 # ## 50 images with their labels

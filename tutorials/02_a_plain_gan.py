@@ -23,12 +23,19 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from ganlab.config import RunConfig
-from ganlab.data import load_dataset, to_unit_range
-from ganlab.plugins import make_plugin_manager
-from ganlab.report import moving_average
-from ganlab.sampling import sample_from_run
-from ganlab.trainer import RealBatches, prepare, train, train_step
+from ganlab import (
+    RealBatches,
+    RunConfig,
+    load_dataset,
+    make_plugin_manager,
+    moving_average,
+    prepare,
+    sample,
+    to_unit_range,
+    train,
+    train_step,
+)
+
 from tutorial_helpers import choose, output_dir, show
 
 OUT = output_dir("02")
@@ -142,11 +149,11 @@ torch.manual_seed(1)
 d_loss, g_loss = plain_step(one_step.generator, one_step.discriminator, one_step.opt_g, one_step.opt_d,
                             images, labels)
 torch.manual_seed(1)
-numbers = train_step(twin, RealBatches(mnist, twin.device), d_steps=1)  # on the device: (d, g, acc_r, acc_f)
+numbers = train_step(twin, RealBatches(mnist, twin.device), d_steps=1)  # 0-d tensors, still on the device
 
 print(f"plain PyTorch: d_loss {d_loss:.6f}  g_loss {g_loss:.6f}")
-print(f"train_step:    d_loss {numbers[0]:.6f}  g_loss {numbers[1]:.6f}  "
-      f"(D's accuracy on real {numbers[2]:.2f}, on fake {numbers[3]:.2f})")
+print(f"train_step:    d_loss {numbers['d_loss']:.6f}  g_loss {numbers['g_loss']:.6f}  "
+      f"(D's accuracy on real {numbers['d_real_acc']:.2f}, on fake {numbers['d_fake_acc']:.2f})")
 fresh = prepare(RunConfig(variant="gan", seed=0, device="cpu"), mnist.spec, make_plugin_manager("gan"))  # untrained
 moved, differ = 0.0, 0.0  # the largest change of any weight in this step, and the largest disagreement
 for net in ("generator", "discriminator"):
@@ -276,7 +283,7 @@ for key in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc"):
 # `ganlab sample` calls) loads the final checkpoint and draws new samples from new noise:
 
 # %%
-count = sample_from_run(run.folder.path, OUT / "new_samples.png", n=20, seed=1)
+count = sample(run.folder.path, OUT / "new_samples.png", n=20, seed=1)
 print(f"{count} new samples")
 show(OUT / "new_samples.png")
 

@@ -21,11 +21,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from ganlab.config import RunConfig
-from ganlab.data import load_dataset
-from ganlab.plugins import make_plugin_manager
-from ganlab.sampling import generate, sample_from_run, save_grid
-from ganlab.trainer import prepare, train, train_step
+from ganlab import RunConfig, generate, load_dataset, make_plugin_manager, prepare, sample, save_grid, train, train_step
+
 from tutorial_helpers import choose, output_dir, show
 
 OUT = output_dir("03")
@@ -149,7 +146,7 @@ print("embedding sizes (norm per digit):", g_embedding.norm(dim=1).numpy().round
 # different styles.
 
 # %%
-sample_from_run(run.folder.path, OUT / "grid_10x10.png", per_class=10, seed=1)
+sample(run.folder.path, OUT / "grid_10x10.png", per_class=10, seed=1)
 show(OUT / "grid_10x10.png")
 
 # %% [markdown]

@@ -30,13 +30,9 @@ import json
 
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
-from ganlab.config import RunConfig
-from ganlab.data import to_unit_range
-from ganlab.evaluation import evaluate_generator, format_table
-from ganlab.report import compare_runs
-from ganlab.trainer import train
+from ganlab import RunConfig, compare, evaluate_samples, format_table, to_unit_range, train
+
 from tutorial_helpers import choose, load_mnist_for_evaluation, output_dir, show
 
 OUT = output_dir("04")
@@ -58,24 +54,17 @@ mnist = load_mnist_for_evaluation()  # in quick mode: 1 000 test images, for che
 # the digit asked for.
 
 # %%
-class RealImages(nn.Module):
-    """A stand-in generator that returns a random real training image of each digit asked for."""
-
-    def __init__(self, dataset, seed=0):
-        super().__init__()
-        self.images = torch.from_numpy(dataset.x_train)
-        labels = torch.from_numpy(dataset.y_train)
-        self.by_class = [torch.nonzero(labels == k).flatten() for k in range(dataset.spec.num_classes)]
-        self.rng = torch.Generator().manual_seed(seed)
-
-    def forward(self, noise, labels):
-        picks = [self.by_class[k][torch.randint(len(self.by_class[k]), (1,), generator=self.rng)]
-                 for k in labels.tolist()]
-        return to_unit_range(self.images[torch.cat(picks)]).to(noise.device)
+images = torch.from_numpy(mnist.x_train)
+by_class = [torch.nonzero(torch.from_numpy(mnist.y_train) == k).flatten() for k in range(mnist.spec.num_classes)]
 
 
-real_metrics = evaluate_generator(RealImages(mnist), latent_dim=100, conditional=True, dataset=mnist,
-                                  n=FINAL_SAMPLES, device="cpu")
+def real_images(labels, rng):
+    """A stand-in for a generator: a random real training image of each digit asked for."""
+    picks = [by_class[k][torch.randint(len(by_class[k]), (1,), generator=rng)] for k in labels.tolist()]
+    return to_unit_range(images[torch.cat(picks)])
+
+
+real_metrics = evaluate_samples(real_images, mnist, n=FINAL_SAMPLES, conditional=True, device="cpu")
 print(f"Real training images, {FINAL_SAMPLES} of them:")
 print(format_table({**real_metrics, "dataset": "mnist"}))
 
@@ -111,7 +100,7 @@ metrics = {variant: json.loads(run.folder.metrics_file.read_text()) for variant,
 # with the best value of each row marked.
 
 # %%
-report = compare_runs([run.folder.path for run in runs.values()], OUT / "report", n=FINAL_SAMPLES)
+report = compare([run.folder.path for run in runs.values()], OUT / "report", n=FINAL_SAMPLES)
 print(f"Wrote {report} and {report.with_suffix('.png')}")
 show(report.with_suffix(".png"))
 

@@ -21,13 +21,20 @@ from pathlib import Path
 import torch
 
 import ganlab
-from ganlab.config import RunConfig
-from ganlab.errors import PluginError
-from ganlab.evaluation import format_table
-from ganlab.plugins import discover_plugins, make_plugin_manager
-from ganlab.report import compare_runs
-from ganlab.sampling import generate, sample_from_run, save_grid
-from ganlab.trainer import prepare, train
+from ganlab import (
+    PluginError,
+    RunConfig,
+    compare,
+    discover_plugins,
+    format_table,
+    generate,
+    make_plugin_manager,
+    prepare,
+    sample,
+    save_grid,
+    train,
+)
+
 from tutorial_helpers import choose, load_mnist_for_evaluation, output_dir, show
 
 OUT = output_dir("05")
@@ -180,7 +187,7 @@ for variant in (VARIANT, "cgan"):
                        sample_every=STEPS, checkpoint_every=0, out=str(OUT / "runs" / variant.replace("+", "_")))
     runs[variant] = train(config, dataset=mnist)
 
-report = compare_runs([run.folder.path for run in runs.values()], OUT / "report", n=FINAL_SAMPLES)
+report = compare([run.folder.path for run in runs.values()], OUT / "report", n=FINAL_SAMPLES)
 show(report.with_suffix(".png"))
 for variant, run in runs.items():
     values = json.loads(run.folder.metrics_file.read_text())
@@ -237,7 +244,7 @@ for variant, run in runs.items():
 
 # %%
 run = runs[VARIANT]
-sample_from_run(run.folder.path, OUT / "sevens.png", label=7, n=20, seed=3)
+sample(run.folder.path, OUT / "sevens.png", label=7, n=20, seed=3)
 show(OUT / "sevens.png")
 
 # %% [markdown]

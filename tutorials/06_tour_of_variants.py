@@ -9,8 +9,8 @@
 # | --- | --- | --- |
 # | `cgan` | (the baseline: the tutorial's cGAN) | Mirza & Osindero 2014 |
 # | `dcgan` | the **networks**: convolutions instead of MLPs | Radford et al. 2015 |
-# | `wgan-gp` | the **loss**: a Wasserstein critic, a gradient penalty, 5 critic updates per G update | Gulrajani et al. 2017 |
-# | `acgan` | the **label**: D also names the digit; G is rewarded when D reads the digit it asked for | Odena et al. 2017 |
+# | `wgan-gp` | the **loss**: a Wasserstein critic, a gradient penalty, 5 critic steps per G step | Gulrajani 2017 |
+# | `acgan` | the **label**: D also names the digit; G is rewarded when D reads the digit asked for | Odena 2017 |
 # | `projection` | the **label**: enters D as an inner product with D's features | Miyato & Koyama 2018 |
 # | `projection+hinge` | projection with the **hinge loss**, as its paper trains it | Lim & Ye 2017 |
 #
@@ -25,10 +25,8 @@ import json
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from ganlab.config import RunConfig
-from ganlab.plugins import discover_plugins
-from ganlab.report import compare_runs
-from ganlab.trainer import train
+from ganlab import RunConfig, compare, discover_plugins, train
+
 from tutorial_helpers import choose, load_mnist_for_evaluation, output_dir, show
 
 OUT = output_dir("06")
@@ -130,7 +128,7 @@ for variant, values in metrics.items():
 # wall-clock seconds. The wall-clock panels are the fair view for wgan-gp, whose steps cost more.
 
 # %%
-report = compare_runs([run.folder.path for run in runs.values()], OUT / "report", n=FINAL_SAMPLES)
+report = compare([run.folder.path for run in runs.values()], OUT / "report", n=FINAL_SAMPLES)
 show(report.with_suffix(".png"))
 
 # %% [markdown]

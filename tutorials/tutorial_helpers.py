@@ -28,7 +28,7 @@ def load_mnist_for_evaluation():
     """MNIST; in quick mode with only 1 000 test images, so each evaluation is cheaper (and noisier)."""
     import dataclasses
 
-    from ganlab.data import load_dataset
+    from ganlab import load_dataset
 
     mnist = load_dataset("mnist")
     if QUICK:
