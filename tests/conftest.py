@@ -1,10 +1,13 @@
 """Shared fixtures. Real MNIST comes from the ganlab cache (acquired once, like a user's first run)."""
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import pytest
 
 from ganlab.data import Dataset, DatasetSpec, load_dataset
+from ganlab.data.idx import IDX_TYPES
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +26,17 @@ def small_mnist_npz(mnist, tmp_path_factory) -> str:
     np.savez(path, x_train=mnist.x_train[:2000, 0], y_train=mnist.y_train[:2000].astype(np.uint8),
              x_test=mnist.x_test[:500, 0], y_test=mnist.y_test[:500].astype(np.uint8))
     return str(path)
+
+
+def encode_idx(array: np.ndarray) -> bytes:
+    """The IDX bytes of ``array`` (the inverse of ganlab's IDX reader), to write test fixtures."""
+    codes = {np.dtype(t).newbyteorder(">"): code for code, t in IDX_TYPES.items()}
+    array = np.asarray(array)
+    big = array.dtype.newbyteorder(">") if array.dtype.itemsize > 1 else array.dtype
+    if big not in codes or array.ndim == 0:
+        raise ValueError(f"IDX cannot hold a {array.ndim}-d array of {array.dtype}")
+    header = bytes([0, 0, codes[big], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + np.ascontiguousarray(array, dtype=big).tobytes()
 
 
 def random_dataset(shape=(1, 28, 28), num_classes=10, n=256, seed=0) -> Dataset:

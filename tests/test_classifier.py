@@ -11,12 +11,18 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import random_dataset
 from ganlab.classifier import (
-    FEATURE_DIM, EvalCNN, checkpoint_of, load_classifier, record_path, weights_path,
+    FEATURE_DIM,
+    EvalCNN,
+    checkpoint_of,
+    load_classifier,
+    record_path,
+    weights_path,
 )
 from ganlab.data import to_unit_range
 from ganlab.errors import CheckpointError
+
+from conftest import random_dataset
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "train_classifier.py"
 

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ganlab.cli import cli
@@ -30,9 +31,16 @@ def test_integer_settings_are_accepted_in_range_and_refused_by_name_outside(name
 
 @settings(max_examples=30, deadline=1000)
 @given(lr=st.floats(allow_nan=True, allow_infinity=True), beta1=st.floats(-2, 2))
+@example(lr=float("inf"), beta1=0.5)  # the edges are tried every time, whatever hypothesis draws
+@example(lr=float("nan"), beta1=0.5)
+@example(lr=-float("inf"), beta1=0.5)
+@example(lr=0.0, beta1=0.5)
+@example(lr=1e-300, beta1=0.0)
+@example(lr=2e-4, beta1=1.0)
+@example(lr=2e-4, beta1=-0.0)
 def test_optimizer_settings_are_checked(lr, beta1):
     config = RunConfig(lr=lr, beta1=beta1)
-    if lr > 0 and lr != float("inf") and 0 <= beta1 < 1:
+    if lr > 0 and math.isfinite(lr) and 0 <= beta1 < 1:
         config.validate()
     else:
         with pytest.raises(ConfigError):

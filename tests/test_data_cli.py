@@ -7,7 +7,8 @@ from click.testing import CliRunner
 from matplotlib.image import imread
 
 from ganlab.cli import cli
-from ganlab.data.idx import encode_idx
+
+from conftest import encode_idx
 
 
 def invoke(*args):

@@ -11,9 +11,10 @@ from PIL import Image
 
 from ganlab.data import dataset_names, fashion, load_dataset
 from ganlab.data.arrays import sha256_of
-from ganlab.data.idx import encode_idx
 from ganlab.data.sources import IDX_FILES
 from ganlab.errors import DataError
+
+from conftest import encode_idx
 
 
 def write_idx(path, array, compress=False):

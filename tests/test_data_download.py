@@ -13,9 +13,10 @@ import pytest
 
 from ganlab.data import download, load_dataset, mnist
 from ganlab.data.arrays import sha256_of
-from ganlab.data.idx import encode_idx
 from ganlab.data.sources import IDX_FILES
 from ganlab.errors import DataError
+
+from conftest import encode_idx
 
 
 class Server:

@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from ganlab.data.idx import encode_idx, parse_idx, read_idx
+from ganlab.data.idx import parse_idx, read_idx
 from ganlab.errors import DataError
+
+from conftest import encode_idx
 
 IDX_DTYPES = st.sampled_from([np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
 SMALL_ARRAYS = IDX_DTYPES.flatmap(

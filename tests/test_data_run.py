@@ -10,8 +10,9 @@ from matplotlib.image import imread
 
 from ganlab.cli import cli
 from ganlab.data import fashion
-from ganlab.data.idx import encode_idx
 from ganlab.data.sources import IDX_FILES
+
+from conftest import encode_idx
 
 
 def run(*args):
