@@ -14,8 +14,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SKIPPED_FOLDERS = {".git", "node_modules", "build", "dist", "runs", "report", "out"}
-IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?(?P<target>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)|<img\s[^>]*src=\"(?P<html>[^\"]+)\"")
-LINK = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?(?P<target>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+TEXT = r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]"  # [text], which may hold one level of brackets: [E_G[y]]
+TARGET = r"\(\s*<?(?P<target>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)"  # (path) or (<path> "title")
+IMAGE = re.compile(rf"!{TEXT}{TARGET}|<img\s[^>]*src=\"(?P<html>[^\"]+)\"")
+LINK = re.compile(rf"(?<!!){TEXT}{TARGET}")
 REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # http:, https:, mailto:, ...
 
 
@@ -82,9 +84,9 @@ def test_the_chinese_tutorial_guide_covers_every_tutorial():
 
 def test_a_missing_image_and_a_broken_link_are_caught(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("![a](missing.png) [b](nowhere.md) `![c](in-code.png)`\n```\n![d](in-block.png)\n```\n",
-                    encoding="utf-8")
+    page.write_text("![a](missing.png) [b](nowhere.md) `![c](in-code.png)`\n```\n![d](in-block.png)\n```\n"
+                    "![z ⊙ E_G[y] → G](docs/x.png)\n", encoding="utf-8")
     text = markdown_of(page)
-    assert [m["target"] for m in IMAGE.finditer(text)] == ["missing.png"]
+    assert [m["target"] for m in IMAGE.finditer(text)] == ["missing.png", "docs/x.png"]
     assert [m["target"] for m in LINK.finditer(text)] == ["nowhere.md"]
     assert not local_target(page, "missing.png").exists()
