@@ -25,6 +25,7 @@ from ganlab.files import atomic_save, atomic_write_text
 from ganlab.loading import load_run, restore
 from ganlab.observers.evaluator import Evaluator
 from ganlab.observers.progress import ProgressPrinter
+from ganlab.observers.tensorboard import summary_writer_class, tensorboard_observer
 from ganlab.observers.watchdog import DiscriminatorWatchdog
 from ganlab.plugins import make_plugin_manager, register_plugin
 from ganlab.runs import RunFolder, default_run_dir, set_rng_state
@@ -47,6 +48,8 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     :returns: the run; ``run.outcome`` is ``"finished"``, or ``"stopped"`` after Ctrl-C/SIGTERM.
     """
     config.validate()
+    if config.tensorboard:
+        summary_writer_class()  # not installed: say how to install it before anything is trained
     pm = pm or make_plugin_manager(config.variant, config.plugin_files)  # a bad variant fails before any download
     dataset = dataset or load_dataset(config.dataset, config.data_path, **config.data_options)
     run = prepare(config, dataset.spec, pm, overrides)
@@ -87,7 +90,8 @@ def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, qu
 
 
 def register_observers(run: TrainingRun, dataset: Dataset, quiet: bool) -> None:
-    """The core's own observer plugins: evaluation, the discriminator watchdog, the progress display."""
+    """The core's own observer plugins: evaluation, the discriminator watchdog, TensorBoard (when asked
+    for), the progress display."""
     config, hook = run.config, run.pm.hook
     if config.eval_every or (config.final_eval_samples and run.folder and has_classifier(dataset.spec.name)):
         announce = lambda view, step, metrics: hook.ganlab_evaluated(run=view, step=step, metrics=metrics)  # noqa: E731
@@ -95,6 +99,8 @@ def register_observers(run: TrainingRun, dataset: Dataset, quiet: bool) -> None:
                                           config.final_eval_samples, announce), "ganlab.evaluator")
     if config.watchdog_steps:
         register_plugin(run.pm, DiscriminatorWatchdog(patience=config.watchdog_steps), "ganlab.watchdog")
+    if config.tensorboard and run.folder:
+        register_plugin(run.pm, tensorboard_observer(), "ganlab.tensorboard")
     if not quiet:
         register_plugin(run.pm, ProgressPrinter(), "ganlab.progress")
 

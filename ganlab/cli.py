@@ -90,6 +90,8 @@ defaults = RunConfig()
 @click.option("--device", default=defaults.device, show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/<variant>-<time>].")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help="A plugin setting. Repeatable.")
+@click.option("--tensorboard", is_flag=True,
+              help='Also write TensorBoard events to <run>/tensorboard/ (pip install "ganlab[tensorboard]").')
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="Continue this run folder from its latest checkpoint (to --steps, if given).")

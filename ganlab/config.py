@@ -47,6 +47,7 @@ class RunConfig:
     eval_samples: int = 2_000  # samples per evaluation during training
     final_eval_samples: int = 10_000  # samples for the final metrics.json; 0 = no final evaluation
     watchdog_steps: int = 2_000  # warn when D is near-perfect this many steps in a row; 0 = off
+    tensorboard: bool = False  # also write TensorBoard events into <run>/tensorboard/ (needs ganlab[tensorboard])
 
     # Where and how to run
     seed: int | None = None  # None = draw one (it is saved in config.json)

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -227,7 +227,7 @@ def training_step(quick: bool) -> Figure:
         arrow(ax, right(src), left(d))
         loss = box(ax, x0 + 1.7, 1.55, 1.7, 0.75, loss_text, COLOURS["loss"], size=SMALL_TEXT)
         arrow(ax, bottom(d), top(loss))
-        step = box(ax, x0 + 0.15, 0.55, width - 0.3, 0.6, update, COLOURS["G"] if g_step else COLOURS["D"])
+        box(ax, x0 + 0.15, 0.55, width - 0.3, 0.6, update, COLOURS["G"] if g_step else COLOURS["D"])
         # Where the gradient goes: into D's weights (1, 2), or through D and the fakes into G (3).
         if g_step:
             arrow(ax, (x0 + 2.1, 2.73), (x0 + 1.2, 2.73), colour=gradient, dashed=True)

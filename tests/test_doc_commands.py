@@ -34,8 +34,9 @@ command, and a failure prints the rewritten form:
 4. *Installing, and the test suite.* ``pip install -e .`` and ``pip install -e ".[test]"`` are not run
    (this test runs inside that installation), nor is ``python -m pytest`` (it is what runs this test).
 
-A ```python block whose first line is ``# NAME.py`` is a file the next commands use (the README's
-LSGAN plugin): it is written to NAME.py in the scratch folder. Untagged blocks are listings; a test
+A ```python block whose first line is ``# NAME.py``, or that a ``<!-- file: NAME.py -->`` comment (one
+of the two lines before the fence) names, is a file the next commands use (the README's LSGAN plugin):
+it is written to NAME.py in the scratch folder. Untagged blocks are listings; a test
 checks that none of them starts with a command, which would escape this test.
 """
 from __future__ import annotations
@@ -63,6 +64,7 @@ EVAL_SAMPLES = 200
 NOT_RUN = re.compile(r"<!--\s*not-run:(?P<reason>.*?)-->")
 RUN_PLACEHOLDER = re.compile(r"runs/(?P<variant>[\w+]+)-\.\.\.")
 FILE_BLOCK = re.compile(r"#\s*(?P<name>[\w-]+\.py)\s*$")
+FILE_MARKER = re.compile(r"<!--\s*file:\s*(?P<name>[\w-]+\.py)\s*-->")
 COMMAND_WORDS = ("ganlab", "pip", "python", "python3")
 
 
@@ -73,6 +75,7 @@ class Block:
     tag: str
     text: str
     not_run: str | None  # the marker's reason, or None
+    file_name: str | None = None  # a <!-- file: NAME.py --> comment just before the block
 
 
 def fenced_blocks(path: Path) -> list[Block]:
@@ -92,7 +95,10 @@ def fenced_blocks(path: Path) -> list[Block]:
         if before and before[-1].startswith("<!--") and "not-run" in before[-1] and not marker:
             raise AssertionError(f"{path.name}:{i}: malformed marker {before[-1]!r}; write <!-- not-run: reason -->")
         text = "\n".join(line[len(lines[i]) - len(lines[i].lstrip()):] for line in lines[i + 1:j])
-        blocks.append(Block(path, i + 1, opening[3:].strip().lower(), text, marker["reason"].strip() if marker else None))
+        reason = marker["reason"].strip() if marker else None
+        named = [FILE_MARKER.search(line) for line in before[-2:]]
+        file_name = next((m["name"] for m in named if m), None)
+        blocks.append(Block(path, i + 1, opening[3:].strip().lower(), text, reason, file_name))
         i = j + 1
     return blocks
 
@@ -209,8 +215,9 @@ def run_document(document: Path, scratch: Path, already_run: set, small_data: st
     """Run every shell command of ``document`` in ``scratch``; returns what was run or skipped, for the log."""
     log = []
     for block in fenced_blocks(document):
-        if block.tag == "python" and FILE_BLOCK.match(block.text.splitlines()[0] if block.text else ""):
-            name = FILE_BLOCK.match(block.text.splitlines()[0])["name"]
+        first_line = block.text.splitlines()[0] if block.text else ""
+        if block.tag == "python" and (block.file_name or FILE_BLOCK.match(first_line)):
+            name = block.file_name or FILE_BLOCK.match(first_line)["name"]
             (scratch / name).write_text(block.text + "\n", encoding="utf-8")
             continue
         if block.tag not in SHELL_TAGS or block.not_run:
@@ -285,7 +292,8 @@ def test_the_rules_rewrite_commands_as_documented():
     assert shrink(["eval", "runs/cgan-..."], small) == ["eval", "runs/cgan-...", "--n", str(EVAL_SAMPLES)]
     assert shrink(["compare", "--variants", "gan,cgan"], small) == [
         "compare", "--variants", "gan,cgan", "--n", str(EVAL_SAMPLES), "--steps", str(STEPS), "--eval-every", "0"]
-    assert shrink(["data", "info", "mnist", "--data", "mine.npz"], small) == ["data", "info", "mnist", "--data", "mine.npz"]
+    mine = ["data", "info", "mnist", "--data", "mine.npz"]
+    assert shrink(mine, small) == mine
     assert is_installing_this_repository(["pip", "install", "-e", ".[test]"])
     assert not is_installing_this_repository(["pip", "install", "-e", "../elsewhere"])
     assert not is_installing_this_repository(["pip", "install", "torch"])
@@ -293,8 +301,8 @@ def test_the_rules_rewrite_commands_as_documented():
 
 def test_blocks_and_markers_are_parsed(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("text\n\n<!-- not-run: needs a GPU -->\n\n```bash\nganlab run \\\n  --device cuda  # on a GPU\n```\n"
-                    "\n  ```sh\n  pip install -e . && ganlab variants\n  ```\n", encoding="utf-8")
+    page.write_text("text\n\n<!-- not-run: needs a GPU -->\n\n```bash\nganlab run \\\n  --device cuda  # on a GPU\n"
+                    "```\n\n  ```sh\n  pip install -e . && ganlab variants\n  ```\n", encoding="utf-8")
     first, second = fenced_blocks(page)
     assert (first.tag, first.not_run, first.line) == ("bash", "needs a GPU", 5)
     assert commands_of(first) == [["ganlab", "run", "--device", "cuda"]]
