@@ -17,12 +17,13 @@ from typing import Any
 
 import torch
 
+from ganlab.checkpoints import save_checkpoint
 from ganlab.data import Dataset, to_unit_range
-from ganlab.errors import DivergenceError, GanlabError, PluginError
+from ganlab.errors import DivergenceError, GanlabError, Interrupted, PluginError
 from ganlab.figures import save_loss_curve
 from ganlab.interrupts import StopRequest
 from ganlab.plugins import answering_plugins, describe_failure
-from ganlab.runs import save_checkpoint
+from ganlab.runs import quoted
 from ganlab.sampling import generate, save_grid
 from ganlab.training_run import SAMPLES_PER_CLASS_IN_FINAL_GRID, TrainingRun
 
@@ -54,10 +55,10 @@ def run_loop(run: TrainingRun, batches: RealBatches) -> str:
         the last step is saved). An error (outcome ``"failed"``) is raised after the observers heard it.
     """
     hook, view = run.pm.hook, run.view()
-    hook.ganlab_train_start(run=view)
     stop = StopRequest()
     try:
-        with stop.installed():
+        with stop.installed():  # from here on, Ctrl-C and SIGTERM stop the run between steps
+            hook.ganlab_train_start(run=view)
             train_steps(run, batches, stop)
         run.outcome = "stopped" if stop.requested else "finished"
         run.stopped_by = stop.signal_name
@@ -65,14 +66,36 @@ def run_loop(run: TrainingRun, batches: RealBatches) -> str:
             if not run.folder.checkpoint_file(run.step).exists():
                 save_run_checkpoint(run)
             save_final_grid(run)
-    except BaseException:
+    except BaseException as exc:
         # Mid-step (a second Ctrl-C, or an error): the networks may be half-updated, so no new
         # checkpoint; the last one on disk is intact.
         run.outcome = "failed"
         hook.ganlab_train_end(run=view, interrupted=True, outcome="failed")
-        raise
+        explained = explain_stop(run, exc)
+        if explained is None:
+            raise
+        raise explained from (None if isinstance(exc, (KeyboardInterrupt, GanlabError)) else exc)
     hook.ganlab_train_end(run=view, interrupted=run.outcome != "finished", outcome=run.outcome)
     return run.outcome
+
+
+def explain_stop(run: TrainingRun, exc: BaseException) -> GanlabError | None:
+    """The message for a run that stopped in the middle of a step: what happened, what was kept, and
+    the command that continues it. None for exceptions that are not the user's to act on."""
+    latest = run.folder.latest_checkpoint() if run.folder else None
+    kept = (f"The last checkpoint, {latest.name}, is intact; continue from it with `ganlab run --resume "
+            f"{quoted(run.folder.path)}`." if latest else
+            f"No checkpoint was saved yet; `ganlab run --resume {quoted(run.folder.path)}` starts it again "
+            f"from step 0." if run.folder else "")
+    if isinstance(exc, KeyboardInterrupt):
+        return Interrupted(f"Stopped at once by a second Ctrl-C during step {run.step + 1}, which is lost. "
+                           f"{kept}".strip())
+    if isinstance(exc, MemoryError):
+        return GanlabError(f"Ran out of memory during step {run.step + 1}. Try a smaller --batch-size (or "
+                           f"smaller --eval-samples), or close programs that use much memory. {kept}".strip())
+    if isinstance(exc, GanlabError) and not isinstance(exc, DivergenceError) and run.folder:
+        return type(exc)(f"{exc} {kept}")
+    return None
 
 
 def train_steps(run: TrainingRun, batches: RealBatches, stop: StopRequest) -> None:
