@@ -115,4 +115,5 @@ def _save(fig: Figure, path: str | os.PathLike) -> Path:
         fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=100)
     except ValueError as e:
         raise DataError(f"Cannot save a figure as {path} ({e}). Use a .png file name.") from None
-    return atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue())
+    return Path(path)
