@@ -10,6 +10,7 @@ the tests all call these, and ``import ganlab`` exposes them::
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ from ganlab.data import Dataset, load_dataset
 from ganlab.errors import ConfigError
 from ganlab.evaluation import evaluate_samples, has_classifier
 from ganlab.figures import report_pages
-from ganlab.files import atomic_save, atomic_write_text
+from ganlab.files import atomic_save, atomic_write_json, atomic_write_text
+from ganlab.jobs import busy_cpu_note, run_in_parallel, threads_per_job
 from ganlab.loading import load_run, restore
+from ganlab.metrics import HIGHER_IS_BETTER
 from ganlab.observers.evaluator import Evaluator
 from ganlab.observers.progress import ProgressPrinter
 from ganlab.observers.tensorboard import summary_writer_class, tensorboard_observer
@@ -32,6 +35,7 @@ from ganlab.observers.watchdog import DiscriminatorWatchdog
 from ganlab.plugins import make_plugin_manager, register_plugin
 from ganlab.runs import RunFolder, default_run_dir
 from ganlab.sampling import choose_labels, save_grid, save_npz, to_uint8_images
+from ganlab.spread import group_spreads
 from ganlab.trainer import RealBatches, run_loop
 from ganlab.training_run import TrainingRun, prepare
 
@@ -50,6 +54,7 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     :returns: the run; ``run.outcome`` is ``"finished"``, or ``"stopped"`` after Ctrl-C/SIGTERM.
     """
     config.validate()
+    use_threads(config.threads)
     if config.tensorboard:
         summary_writer_class()  # not installed: say how to install it before anything is trained
     pm = pm or make_plugin_manager(config.variant, config.plugin_files)  # a bad variant fails before any download
@@ -73,7 +78,17 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
 
 # What may change when a run is continued: how long, how often it records, where it runs. The rest
 # (the variant, the data, the optimizer's settings, ...) makes it another run.
-RESUME_CHANGES = ("steps", "keep_checkpoints", "checkpoint_every", "eval_every", "device", "tensorboard")
+RESUME_CHANGES = ("steps", "keep_checkpoints", "checkpoint_every", "eval_every", "device", "threads", "tensorboard")
+
+
+def use_threads(threads: int) -> None:
+    """Run this process's tensor work on ``threads`` CPU threads (0: torch's default), and warn when the
+    cores are busy with other work (see :mod:`ganlab.jobs`)."""
+    if threads:
+        torch.set_num_threads(threads)
+    note = busy_cpu_note(threads)
+    if note:
+        print(f"ganlab: {note}", file=sys.stderr)
 
 
 def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, quiet: bool = False,
@@ -100,6 +115,7 @@ def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, qu
         run, saved = restore(folder.path, checkpoint, device=changes.get("device"), allow_no_checkpoint=True)
         run.folder = folder
         continue_with(run, steps, changes)
+        use_threads(run.config.threads)
         dataset = dataset or load_dataset(run.config.dataset, run.config.data_path, **run.config.data_options)
         if dataset.spec.image_shape != run.spec.image_shape or dataset.spec.num_classes != run.spec.num_classes:
             raise ConfigError(f"The data now found for {run.config.dataset} has another shape than the run "
@@ -155,19 +171,24 @@ def require_classifier(dataset_name: str, what: str) -> None:
             f"classifiers were trained.)")
 
 
-def evaluate(run_dir, n: int = 10_000, checkpoint=None, device: str = "cpu", write: bool = True) -> dict:
+def evaluate(run_dir, n: int = 10_000, checkpoint=None, device: str = "cpu", write: bool = True,
+             trained_generator: bool = False) -> dict:
     """Measure a saved run's latest (or given) checkpoint; write ``metrics.json`` into the run folder.
 
     The function behind ``ganlab eval``.
+    :param trained_generator: measure the generator that was trained, not the sampling generator (they
+        differ for a run with an EMA, ``cgan+ema``); the numbers go to ``metrics-trained.json`` instead.
     """
     require_classifier(RunFolder.open(run_dir).read_config()[1].name, "ganlab eval")
     run = load_run(run_dir, checkpoint=checkpoint, device=device)
     config = run.config
     dataset = load_dataset(config.dataset, config.data_path, **config.data_options)
-    metrics = evaluate_samples(run.sample, dataset, n, run.conditional, run.device)
-    metrics.update(step=run.step, variant=config.variant, dataset=config.dataset, sampled_from=run.sampling_name)
+    sample = run.sample_trained if trained_generator else run.sample
+    metrics = evaluate_samples(sample, dataset, n, run.conditional, run.device)
+    metrics.update(step=run.step, variant=config.variant, dataset=config.dataset,
+                   sampled_from="generator" if trained_generator else run.sampling_name)
     if write:
-        run.folder.write_metrics(metrics)
+        run.folder.write_metrics(metrics, trained_generator)
     return metrics
 
 
@@ -204,16 +225,36 @@ MAX_GRID_SAMPLES = 2_500  # a 50x50 grid of 28x28 images: about 1 600 pixels a s
 SAMPLE_BATCH = 1_000  # samples generated at once when writing an .npz
 
 
-def train_variants(variants: list[str], out_dir, steps: int, seed: int, dataset: str = "mnist",
-                   eval_every: int | None = None, n: int = 10_000, quiet: bool = False) -> list[Path]:
-    """Train each variant with one seed, data and budget, into ``out_dir/runs/<variant>``, for :func:`compare`."""
-    folders = []
+def train_variants(variants: list[str], out_dir, steps: int, seeds: list[int] | int = 0, dataset: str = "mnist",
+                   data_path: str | None = None, eval_every: int | None = None, n: int = 10_000,
+                   quiet: bool = False, jobs: int = 1, threads: int = 0) -> list[Path]:
+    """Train each variant with each seed, on one dataset and budget, for :func:`compare`.
+
+    The run folders are ``out_dir/runs/<variant>`` (one seed) or ``out_dir/runs/<variant>-seed<k>``.
+    :param jobs: trainings at once, each in its own process with ``threads`` threads (default: the
+        cores split between them, see :mod:`ganlab.jobs`).
+    """
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    eval_every = eval_every if eval_every is not None else max(1, steps // 10)
+    planned = []
     for variant in variants:
-        config = RunConfig(variant=variant, steps=steps, seed=seed, dataset=dataset,
-                           eval_every=eval_every if eval_every is not None else max(1, steps // 10),
-                           final_eval_samples=n, out=str(Path(out_dir) / "runs" / variant.replace("+", "_")))
-        folders.append(train(config, quiet=quiet).folder.path)
-    return folders
+        for seed in seeds:
+            name = variant.replace("+", "_") + (f"-seed{seed}" if len(seeds) > 1 else "")
+            planned.append(RunConfig(variant=variant, steps=steps, seed=seed, dataset=dataset, data_path=data_path,
+                                     eval_every=eval_every, final_eval_samples=n, threads=threads,
+                                     out=str(Path(out_dir) / "runs" / name)))
+    if jobs == 1:
+        return [train(config, quiet=quiet).folder.path for config in planned]
+    run_in_parallel([command_line(config) for config in planned], jobs, threads or threads_per_job(jobs), quiet)
+    return [Path(config.out) for config in planned]
+
+
+def command_line(config: RunConfig) -> list[str]:
+    """The ``ganlab run`` arguments that train ``config`` (for the runs :mod:`ganlab.jobs` starts)."""
+    arguments = ["run", "--variant", config.variant, "--steps", str(config.steps), "--seed", str(config.seed),
+                 "--dataset", config.dataset, "--eval-every", str(config.eval_every), "--final-eval-samples",
+                 str(config.final_eval_samples), "--out", str(config.out), "--quiet"]
+    return arguments + (["--data", config.data_path] if config.data_path else [])
 
 
 def compare(run_dirs, out_dir, n: int = 10_000) -> Path:
@@ -228,7 +269,20 @@ def compare(run_dirs, out_dir, n: int = 10_000) -> Path:
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "report.html", page)
     atomic_save(out_dir / "report.png", lambda handle: handle.write(png))
+    atomic_write_json(out_dir / "summary.json", summarise_by_variant(runs))
     return out_dir / "report.html"
+
+
+def summarise_by_variant(runs: list[dict]) -> dict[str, Any]:
+    """Each variant's runs (its seeds) and the spread of every metric over them, for summary.json."""
+    by_variant: dict[str, list[dict]] = {}
+    for run in runs:
+        by_variant.setdefault(run["variant"], []).append(run)
+    keys = [key for key in HIGHER_IS_BETTER]
+    return {variant: {"runs": [str(run["folder"].path) for run in group],
+                      "seeds": [run["seed"] for run in group],
+                      "metrics": group_spreads([run["metrics"] or {} for run in group], keys)}
+            for variant, group in by_variant.items()}
 
 
 def check_comparable(run_dirs) -> list[RunFolder]:
@@ -254,5 +308,6 @@ def _run_summary(folder: RunFolder, n: int) -> dict:
     metrics = folder.read_metrics()
     if metrics is None and has_classifier(spec.name):
         metrics = evaluate(folder.path, n=n)
-    return {"name": folder.path.name, "variant": config.variant, "dataset": spec.name, "folder": folder,
+    return {"name": folder.path.name, "variant": config.variant, "seed": config.seed, "dataset": spec.name,
+            "folder": folder,
             "losses": folder.read_losses(), "metrics": metrics, "curve": folder.read_metric_curve()}

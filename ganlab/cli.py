@@ -127,6 +127,9 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
               help="Warn when D is near-perfect for this many steps in a row (0 = off).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Make the run reproducible.")
 @click.option("--device", default=defaults.device, show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--threads", type=click.IntRange(min=0), default=defaults.threads,
+              help="CPU threads for this run [default: one per core]. Give each of several runs sharing the "
+                   "cores a share, e.g. --threads 1 for two runs on 2 cores.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/<variant>-<time>].")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help="A plugin setting. Repeatable.")
 @click.option("--tensorboard", is_flag=True,
@@ -169,7 +172,7 @@ def run(config_file, quiet, settings, resume_dir, checkpoint, trust_plugins, lab
         click.echo(f"Draw new samples: ganlab sample {result.folder.path} --out samples.png")
 
 
-RESUMABLE_OPTIONS = {"steps", "keep_checkpoints", "checkpoint_every", "eval_every", "device", "tensorboard",
+RESUMABLE_OPTIONS = {"steps", "keep_checkpoints", "checkpoint_every", "eval_every", "device", "threads", "tensorboard",
                      "quiet", "resume_dir", "checkpoint", "trust_plugins"}
 
 
@@ -181,8 +184,8 @@ def resume_changes(given: set[str], values: dict) -> dict:
         names = ", ".join(options[name] for name in refused)
         raise click.UsageError(
             f"--resume continues a run with the settings in its config.json, so {names} cannot be given with it. "
-            f"A resume may change only --steps, --keep-checkpoints, --checkpoint-every, --eval-every, --device "
-            f"and --tensorboard. To train with other settings, start a new run (another --out).")
+            f"A resume may change only --steps, --keep-checkpoints, --checkpoint-every, --eval-every, --device, "
+            f"--threads and --tensorboard. To train with other settings, start a new run (another --out).")
     return {name: values[name] for name in given & (RESUMABLE_OPTIONS - {"quiet", "resume_dir", "checkpoint",
                                                                          "trust_plugins"})}
 
@@ -326,14 +329,18 @@ def hist(out, **dataset):
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="A checkpoint file [default: the latest].")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--trust-plugins", is_flag=True, help="Run the plugin code the run folder carries without the warning.")
+@click.option("--trained-generator", is_flag=True,
+              help="Measure the trained generator, not the one that samples (an EMA, in cgan+ema runs); writes "
+                   "metrics-trained.json.")
 @user_errors
-def eval_command(run_dir, n, checkpoint, device, trust_plugins):
+def eval_command(run_dir, n, checkpoint, device, trust_plugins, trained_generator):
     """Measure a trained run with the project's classifier; writes metrics.json."""
     trust_run_plugins(trust_plugins)
-    metrics = api.evaluate(run_dir, n=n, checkpoint=checkpoint, device=device)
-    click.echo(f"{metrics['variant']} at step {metrics['step']}, {n} samples:")
+    metrics = api.evaluate(run_dir, n=n, checkpoint=checkpoint, device=device, trained_generator=trained_generator)
+    click.echo(f"{metrics['variant']} at step {metrics['step']}, {n} samples from the {metrics['sampled_from']} "
+               f"generator:")
     click.echo(format_table(metrics))
-    click.echo(f"Wrote {Path(run_dir) / 'metrics.json'}")
+    click.echo(f"Wrote {Path(run_dir) / ('metrics-trained.json' if trained_generator else 'metrics.json')}")
 
 
 @cli.command()
@@ -341,16 +348,26 @@ def eval_command(run_dir, n, checkpoint, device, trust_plugins):
 @click.option("--out", default="report", show_default=True, type=click.Path(file_okay=False))
 @click.option("--variants", help="Train these variants first (comma-separated), same seed, data and budget.")
 @click.option("--steps", type=positive, default=defaults.steps, show_default=True, help="With --variants.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="With --variants.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --variants: the (first) seed.")
+@click.option("--seeds", type=positive, default=1, show_default=True,
+              help="With --variants: train each variant with this many seeds (--seed, --seed+1, ...); the report "
+                   "shows each metric's spread.")
+@click.option("--jobs", type=positive, default=1, show_default=True,
+              help="With --variants: trainings at once, each in its own process with its share of the cores.")
+@click.option("--threads", type=click.IntRange(min=0), default=0,
+              help="With --jobs: CPU threads per training [default: cores / jobs].")
 @click.option("--eval-every", type=click.IntRange(min=0), default=None,
               help="With --variants [default: steps/10].")
 @click.option("--dataset", default=defaults.dataset, show_default=True, help="With --variants.")
+@click.option("--data", "data_path", type=click.Path(exists=True), help="With --variants: a data file or folder.")
 @click.option("--n", type=click.IntRange(min=2), default=10_000, show_default=True,
               help="Samples for runs that have no metrics.json yet.")
 @click.option("--quiet", is_flag=True)
 @click.option("--trust-plugins", is_flag=True, help="Run the plugin code run folders carry without the warning.")
 @user_errors
-def compare(run_dirs, out, variants, steps, seed, eval_every, dataset, n, quiet, trust_plugins):
+def compare(run_dirs, out, variants, steps, seed, seeds, jobs, threads, eval_every, dataset, data_path, n, quiet,
+            trust_plugins):
     """Compare runs side by side: report.html (self-contained) and report.png.
 
     ganlab compare runs/gan-... runs/cgan-... --out report/
@@ -359,12 +376,13 @@ def compare(run_dirs, out, variants, steps, seed, eval_every, dataset, n, quiet,
     trust_run_plugins(trust_plugins)
     run_dirs = list(run_dirs)
     if variants:
-        run_dirs += api.train_variants([v.strip() for v in variants.split(",")], out, steps=steps, seed=seed,
-                                       dataset=dataset, eval_every=eval_every, n=n, quiet=quiet)
+        run_dirs += api.train_variants([v.strip() for v in variants.split(",")], out, steps=steps,
+                                       seeds=list(range(seed, seed + seeds)), dataset=dataset, data_path=data_path,
+                                       eval_every=eval_every, n=n, quiet=quiet, jobs=jobs, threads=threads)
     if len(run_dirs) < 1:
         raise click.UsageError("Give run folders to compare, or --variants to train and compare.")
     report = api.compare(run_dirs, out, n=n)
-    click.echo(f"Wrote {report} and {report.with_suffix('.png')}")
+    click.echo(f"Wrote {report}, {report.with_suffix('.png')} and {report.parent / 'summary.json'}")
 
 
 def main() -> None:

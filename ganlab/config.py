@@ -56,6 +56,7 @@ class RunConfig:
     # Where and how to run
     seed: int | None = None  # None = draw one (it is saved in config.json)
     device: str = "auto"  # auto = cuda, then mps, then cpu
+    threads: int = 0  # CPU threads for this run's tensor work; 0 = torch's default (one per core)
     out: str | None = None  # run folder; None = runs/<variant>-<timestamp>
 
     def validate(self) -> RunConfig:
@@ -66,7 +67,7 @@ class RunConfig:
             raise ConfigError(f"batch_size must be at least 2 (BatchNorm, in most of the networks, needs two "
                               f"samples to normalise over), not {self.batch_size}.")
         self._check_types()
-        for name in ("eval_every", "final_eval_samples", "keep_checkpoints"):
+        for name in ("eval_every", "final_eval_samples", "keep_checkpoints", "threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be 0 (off) or a positive whole number, not {value!r}.")

@@ -68,6 +68,7 @@ class RunFolder:
         self.loss_curve_file = self.path / "loss_curve.png"
         self.final_grid_file = self.path / "final_grid.png"
         self.metrics_file = self.path / "metrics.json"  # the final evaluation
+        self.trained_metrics_file = self.path / "metrics-trained.json"  # of the trained G, when an EMA samples
         self.metrics_csv_file = self.path / "metrics.csv"  # evaluations during training
         self.metrics_curve_file = self.path / "metrics.png"
         self.events_file = self.path / "events.log"
@@ -163,6 +164,7 @@ class RunFolder:
             "dataset": asdict(spec),
             "conditional": conditional,
             "device": device,
+            "torch_threads": torch.get_num_threads(),
             "versions": {"ganlab": __version__, "torch": torch.__version__},
             "created": datetime.datetime.now().isoformat(timespec="seconds"),
         })
@@ -249,8 +251,8 @@ class RunFolder:
         return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items() if v != ""} for row in rows]
 
     # ---- metrics.json, metrics.csv --------------------------------------------------------------
-    def write_metrics(self, metrics: dict[str, Any]) -> None:
-        atomic_write_json(self.metrics_file, metrics)
+    def write_metrics(self, metrics: dict[str, Any], trained_generator: bool = False) -> None:
+        atomic_write_json(self.trained_metrics_file if trained_generator else self.metrics_file, metrics)
 
     def read_metrics(self) -> dict[str, Any] | None:
         """The final evaluation, or None when the run has none yet."""

@@ -76,6 +76,10 @@ class TrainingRun:
         """Samples of the sampling generator for ``labels``, its latent drawn from ``rng`` (see RunView)."""
         return generate(self.sampling_generator, self.sample_latent(len(labels), rng), labels.to(self.device))
 
+    def sample_trained(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+        """Like :meth:`sample`, from the generator being trained (not an average of it)."""
+        return generate(self.generator, self.sample_latent(len(labels), rng), labels.to(self.device))
+
     def generator_loss(self, scores: torch.Tensor, labels: torch.Tensor, latent: Any = None) -> torch.Tensor:
         return self.pm.hook.ganlab_generator_loss(scores=scores, labels=labels, config=self.config, latent=latent)
 
