@@ -209,8 +209,10 @@ def _loss_descent(discriminator, generator_loss, fake, labels) -> torch.Tensor:
     points = fake.detach().requires_grad_(True)
     with torch.enable_grad():
         loss = generator_loss(discriminator(points, labels))
-        (gradient,) = torch.autograd.grad(loss, points)
-    return -gradient
+        if not loss.requires_grad:  # D does not look at the points (a constant): no push at all
+            return torch.zeros_like(points)
+        (gradient,) = torch.autograd.grad(loss, points, allow_unused=True)
+    return -gradient if gradient is not None else torch.zeros_like(points)
 
 
 # --- drawing -------------------------------------------------------------------------------------

@@ -122,13 +122,14 @@ class Browser:
 
     # --- what a person does ----------------------------------------------------------------------
     def open(self, path: Path) -> None:
-        """Load a local file and wait until it has loaded."""
-        self.events = [e for e in self.events if e.get("method") != "Page.loadEventFired"]
+        """Load a local file and wait until it has loaded (forgetting what earlier pages reported)."""
+        self.events = []
         self.send("Page.navigate", url=path.resolve().as_uri())
         self.wait_for_event("Page.loadEventFired")
 
     def evaluate(self, expression: str):
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        """The value of a JavaScript expression (a promise is awaited)."""
+        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression!r} threw: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -142,8 +143,18 @@ class Browser:
             self.send("Input.dispatchKeyEvent", type=kind, key=key, code=code,
                       windowsVirtualKeyCode=key_code)
 
-    def screenshot(self) -> bytes:
-        return base64.b64decode(self.send("Page.captureScreenshot", format="png")["data"])
+    def rectangle(self, element_id: str) -> list[float]:
+        """Where an element is on the page: [left, top, width, height] in CSS pixels."""
+        return self.evaluate(f"(r => [r.left, r.top, r.width, r.height])"
+                             f"(document.getElementById('{element_id}').getBoundingClientRect())")
+
+    def screenshot(self, element_id: str | None = None) -> bytes:
+        """A PNG of the page, or of one element's rectangle."""
+        options = {"format": "png"}
+        if element_id:
+            left, top, width, height = self.rectangle(element_id)
+            options["clip"] = {"x": left, "y": top, "width": width, "height": height, "scale": 1}
+        return base64.b64decode(self.send("Page.captureScreenshot", **options)["data"])
 
     def problems(self) -> list[str]:
         """Console errors, uncaught exceptions and failed loads the page has reported so far."""
@@ -151,7 +162,8 @@ class Browser:
         for event in self.events:
             method, params = event.get("method"), event.get("params", {})
             if method == "Runtime.exceptionThrown":
-                found.append(f"exception: {params['exceptionDetails'].get('text')}")
+                details = params["exceptionDetails"]
+                found.append(f"{details.get('text')} {details.get('exception', {}).get('description', '')}")
             elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
                 found.append(f"console.{params['type']}: {params.get('args')}")
             elif method == "Log.entryAdded" and params["entry"].get("level") == "error":

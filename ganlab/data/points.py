@@ -42,6 +42,8 @@ def load_points(path: str | os.PathLike | None = None, test_fraction: float = 0.
         modes = check_modes(arrays.get("centres"), arrays.get("sigma"), source)
     if "x_test" not in arrays:
         check_points(arrays["x_train"], source, "train")
+        if "y_train" in arrays:
+            check_point_labels(arrays["y_train"], arrays["x_train"], source, "train")
         train, test = holdout_indices(len(arrays["x_train"]), source, test_fraction)
         for key in ("x", "y"):
             if f"{key}_train" in arrays:
@@ -177,6 +179,12 @@ def _labels(y: np.ndarray | None, x: np.ndarray, modes: Modes | None, source: st
         if modes is None:
             return np.zeros(len(x), dtype=np.int64)
         return nearest_centre(x, modes.centres)
+    check_point_labels(y, x, source, split)
+    return y.astype(np.int64)
+
+
+def check_point_labels(y: np.ndarray, x: np.ndarray, source: str, split: str) -> None:
+    """Raise :class:`DataError` unless ``y`` holds one integer label >= 0 for each point of ``x``."""
     where = f"{source} ({split} split)"
     if not np.issubdtype(y.dtype, np.integer) or y.ndim != 1:
         raise DataError(f"The labels in {where} are a {y.ndim}-d {y.dtype} array; expected one "
@@ -185,7 +193,6 @@ def _labels(y: np.ndarray | None, x: np.ndarray, modes: Modes | None, source: st
         raise DataError(f"{where} has {len(x)} points but {len(y)} labels; the two must match one to one.")
     if len(y) and y.min() < 0:
         raise DataError(f"{where} has a negative label ({y.min()}); labels must be 0, 1, 2, ...")
-    return y.astype(np.int64)
 
 
 def _unreadable(source: str, why: str) -> DataError:
