@@ -232,7 +232,8 @@ GOOD = np.zeros((10, 2), np.float32)
     ({"x_train": GOOD, "centres": np.zeros((3, 2))}, "centres without sigma"),
     ({"x_train": GOOD, "centres": np.zeros((3, 2)), "sigma": -1.0}, "expected one number > 0"),
     ({"x_train": GOOD, "centres": np.zeros((3, 5)), "sigma": 0.1}, "the centres have 5 coordinates"),
-    ({"x_train": GOOD, "y_train": np.full(10, 7), "centres": np.zeros((3, 2)), "sigma": 0.1}, "has labels from 7 to 7"),
+    ({"x_train": GOOD, "y_train": np.full(10, 7), "centres": np.zeros((3, 2)), "sigma": 0.1},
+     "has labels from 7 to 7"),
     ({"x_train": np.zeros((0, 2), np.float32)}, "no training points"),
 ])
 def test_a_bad_points_file_gets_a_message_saying_what_to_fix(tmp_path, arrays, message):
@@ -261,3 +262,26 @@ def test_a_missing_points_file_is_named(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load_dataset("points", path=tmp_path / "nope.npz")
 
+
+
+# --- looking at point data (ganlab data info / show / hist) ----------------------------------------
+
+
+def test_describe_speaks_of_points_and_modes():
+    from ganlab.data.explore import describe
+
+    text = describe(make_toy_dataset("ring", 0, 300, 30))
+    assert "ring: 8 classes, points of 2 coordinates" in text
+    assert "modes: 8 Gaussians, sigma 0.008" in text and "points (300, 2) float32" in text
+    assert "coordinates -0.8" in text and "points per label:" in text
+
+
+def test_the_examples_figure_of_point_data_is_a_scatter(tmp_path):
+    from matplotlib.image import imread
+
+    from ganlab.data.explore import save_examples_grid, save_label_histogram
+
+    data = make_toy_dataset("grid", 0, 2000, 100)
+    image = imread(save_examples_grid(data, tmp_path / "grid.png"))
+    assert image.shape[:2] == (550, 550)
+    assert save_label_histogram(data, tmp_path / "hist.png") > 1
