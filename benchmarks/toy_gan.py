@@ -9,7 +9,8 @@ for points: G = [Linear, LeakyReLU(0.2), BatchNorm1d(momentum 0.2, eps 1e-3)] x 
 D = Linear, LeakyReLU, then [Linear, LeakyReLU, Dropout(0.4)] x 2, Linear -> one logit; Keras init
 (Glorot-uniform weights, zero biases, embeddings uniform in ±0.05); BCE on logits for D, the
 non-saturating -log D(G(z)) for G; Adam, betas (0.5, 0.999). ``--conditional`` adds the ``cgan``
-plugin's conditioning: G's input is z * E_G(y), D's input is x * E_D(y), the labels being the modes.
+plugin's conditioning: G's input is z * E_G(y), D's input is x * E_D(y), the labels being the modes;
+with ``--conditioning projection`` D gets the ``projection`` plugin's instead, psi(phi(x)) + <E(y), phi(x)>.
 ``--d-update separate`` is the gan plugin's two D steps (real batch, then fake batch).
 
 Each seed prints one JSON line: the mode metrics of 2 500 samples (eval mode) at each checkpoint of
@@ -45,16 +46,28 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, width: int, num_classes: int, conditional: bool, dropout: float = 0.4, depth: int = 3):
+    """``conditioning``: "multiply" (the cgan plugin: x * E(y) as D's input) or "projection" (the
+    projection plugin: psi(phi(x)) + <E(y), phi(x)>, phi = the hidden layers)."""
+
+    def __init__(self, width: int, num_classes: int, conditional: bool, dropout: float = 0.4, depth: int = 3,
+                 conditioning: str = "multiply"):
         super().__init__()
-        self.embedding = nn.Embedding(num_classes, 2) if conditional else None
+        self.conditioning = conditioning if conditional else None
+        self.embedding = nn.Embedding(num_classes, 2 if conditioning == "multiply" else width) if conditional else None
         layers = [nn.Linear(2, width), nn.LeakyReLU(0.2)]
         for _ in range(depth - 1):  # the gan plugin: dropout after the last two hidden layers
             layers += [nn.Linear(width, width), nn.LeakyReLU(0.2)] + ([nn.Dropout(dropout)] if dropout else [])
-        self.layers = nn.Sequential(*layers, nn.Linear(width, 1))
+        self.features = nn.Sequential(*layers)
+        self.psi = nn.Linear(width, 1)
 
     def forward(self, x, labels):
-        return self.layers(x * self.embedding(labels) if self.embedding is not None else x).squeeze(1)
+        if self.conditioning == "multiply":
+            x = x * self.embedding(labels)
+        features = self.features(x)
+        logits = self.psi(features).squeeze(1)
+        if self.conditioning == "projection":
+            logits = logits + (self.embedding(labels) * features).sum(1)
+        return logits
 
 
 def keras_init(module: nn.Module) -> None:
@@ -72,7 +85,7 @@ def run(args, seed: int) -> dict:
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     k = data.spec.num_classes
     G = Generator(args.latent_dim, args.g_width, k, args.conditional, args.depth)
-    D = Discriminator(args.d_width, k, args.conditional, args.dropout, args.depth)
+    D = Discriminator(args.d_width, k, args.conditional, args.dropout, args.depth, args.conditioning)
     keras_init(G), keras_init(D)
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr_g, betas=(0.5, 0.999), fused=True)  # as ganlab
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr_d, betas=(0.5, 0.999), fused=True)
@@ -135,7 +148,9 @@ def main(argv=None) -> None:
     parser.add_argument("--lr-g", type=float, default=2e-4)
     parser.add_argument("--lr-d", type=float, default=2e-4)
     parser.add_argument("--d-update", choices=("separate", "joint"), default="separate")
-    parser.add_argument("--conditional", action="store_true")
+    parser.add_argument("--conditional", action="store_true", help="G and D get the mode as a label")
+    parser.add_argument("--conditioning", choices=("multiply", "projection"), default="multiply",
+                        help="how D gets the label: the cgan plugin's or the projection plugin's way")
     parser.add_argument("--eval-at", default="", help="extra steps to judge at, e.g. 1000,2000")
     parser.add_argument("--json", help="also append the rows to this file")
     args = parser.parse_args(argv)

@@ -163,6 +163,9 @@ def compute_frame(
     with evaluation_mode(generator, discriminator):
         with torch.no_grad():
             fake = generator(latent, labels)
+            if fake.ndim != 2 or fake.shape[1] != 2:
+                raise ValueError(f"the views draw 2-D points, but the generator made samples of shape "
+                                 f"{tuple(fake.shape)}; expected ({len(latent)}, 2)")
             manifold = _manifold(generator, manifold_latent.to(device), real_labels, conditional, num_classes)
             d_map = _d_map(discriminator, real_labels, conditional, num_classes, d_output, resolution,
                            limit, device)
@@ -170,12 +173,14 @@ def compute_frame(
     if metrics is None:
         metrics = mode_metrics(fake, modes.centres, modes.sigma, labels if conditional else None) \
             if modes is not None else {}
-    as_numpy = lambda t: t.detach().cpu().numpy()  # noqa: E731
-    return Frame(step=int(step), real=as_numpy(real_points).astype(np.float32),
-                 real_labels=as_numpy(real_labels), fake=as_numpy(fake), fake_labels=as_numpy(labels),
-                 descent=as_numpy(descent), d_map=as_numpy(d_map).reshape(resolution, resolution),
-                 manifold=as_numpy(manifold), d_output=d_output,
-                 conditional=conditional, metrics=metrics, limit=limit)
+    return Frame(step=int(step), real=_numpy(real_points).astype(np.float32), real_labels=_numpy(real_labels),
+                 fake=_numpy(fake), fake_labels=_numpy(labels), descent=_numpy(descent),
+                 d_map=_numpy(d_map).reshape(resolution, resolution), manifold=_numpy(manifold),
+                 d_output=d_output, conditional=conditional, metrics=metrics, limit=limit)
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy()
 
 
 def _manifold(generator, plane, real_labels, conditional, num_classes) -> torch.Tensor:
@@ -361,13 +366,18 @@ def describe_metrics(metrics: dict) -> str:
 # --- files: PNG frames, the GIF, the HTML player -------------------------------------------------
 
 
-def save_gif(frames: Sequence[Frame], path: str | os.PathLike, painter: ViewPainter, fps: float = 5) -> None:
-    """An animated GIF of ``frames`` through matplotlib's Pillow writer (one frame per frame), atomically."""
+def save_gif(frames: Sequence[Frame], path: str | os.PathLike, painter: ViewPainter, fps: float = 5,
+             dpi: float | None = None) -> None:
+    """An animated GIF of ``frames`` through matplotlib's Pillow writer (one frame per frame), atomically.
+
+    ``dpi`` (default: the painter's) sets its size: the writer draws each frame again, then Pillow
+    reduces it to 256 colours, both in proportion to the pixels.
+    """
     if not frames:
         raise ValueError("save_gif needs at least one frame")
     writer = PillowWriter(fps=fps)
     with atomic_path(path) as temporary:
-        with writer.saving(painter.figure, temporary, painter.dpi):
+        with writer.saving(painter.figure, temporary, dpi or painter.dpi):
             for frame in frames:
                 painter.draw(frame)
                 writer.grab_frame()
@@ -388,10 +398,12 @@ class ViewRecorder:
     once more at the end; the player embeds the PNGs already written.
     """
 
-    def __init__(self, frames_folder: str | os.PathLike, painter: ViewPainter, max_gif_frames: int = 100):
+    def __init__(self, frames_folder: str | os.PathLike, painter: ViewPainter, max_gif_frames: int = 100,
+                 gif_dpi: float | None = None):
         self.folder = Path(frames_folder)
         self.painter = painter
         self.max_gif_frames = max_gif_frames
+        self.gif_dpi = gif_dpi
         self.frames: list[Frame] = []
         self.png_paths: list[Path] = []
 
@@ -407,7 +419,7 @@ class ViewRecorder:
         """Write the GIF (at most ``max_gif_frames`` frames, evenly spaced) and the HTML player (all)."""
         if not self.frames:
             return
-        save_gif(evenly_spaced(self.frames, self.max_gif_frames), gif_path, self.painter, fps)
+        save_gif(evenly_spaced(self.frames, self.max_gif_frames), gif_path, self.painter, fps, self.gif_dpi)
         pages = [PlayerFrame(f.step, describe_metrics(f.metrics), p.read_bytes())
                  for f, p in zip(self.frames, self.png_paths)]
         save_player(html_path, pages, self.painter.title, fps)

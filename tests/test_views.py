@@ -152,6 +152,11 @@ def test_a_latent_plane_in_many_dimensions_passes_through_a_typical_point(latent
     assert torch.equal(plane, latent_plane(latent_dim, size=7, seed=seed).double())
 
 
+def test_views_refuse_samples_that_are_not_2d_points():
+    with pytest.raises(ValueError, match=r"the views draw 2-D points.*shape \(50, 3\)"):
+        frame_of(generator=lambda z, labels: torch.zeros(len(z), 3))
+
+
 def test_a_1d_latent_space_gives_a_curve():
     assert frame_of(latent_dim=1).manifold.shape == (1, 21, 1, 2)
 
