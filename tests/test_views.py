@@ -199,7 +199,12 @@ def test_the_gif_has_one_frame_per_frame(tmp_path):
     frames = [frame_of(step) for step in range(1, 6)]
     save_gif(frames, tmp_path / "views.gif", ViewPainter("test"), fps=10)
     gif = Image.open(tmp_path / "views.gif")
-    assert gif.n_frames == 5 and gif.info["duration"] == 100
+    assert gif.n_frames == 5 and gif.info["duration"] == 100 and gif.size == (720, 416)
+
+
+def test_the_gif_can_be_smaller_than_the_png_frames(tmp_path):
+    save_gif([frame_of(1), frame_of(2)], tmp_path / "small.gif", ViewPainter("test"), dpi=40)
+    assert Image.open(tmp_path / "small.gif").size == (360, 208)
 
 
 def test_evenly_spaced_keeps_the_first_and_last():

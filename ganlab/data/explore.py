@@ -99,7 +99,7 @@ def save_points_scatter(dataset: Dataset, path: str | os.PathLike, n: int = 1000
                s=4, vmin=0, vmax=max(dataset.spec.num_classes - 1, 1))
     if dataset.modes is not None and dataset.modes.centres.shape[1] > 1:
         ax.scatter(*dataset.modes.centres[:, :2].T, marker="+", color="black", s=40, label="mode centres")
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="best", fontsize=8)
     ax.set_xlim(-1, 1), ax.set_ylim(-1, 1)
     ax.set_aspect("equal")
     ax.set_title(f"{dataset.spec.name}: {n} random training points, coloured by label")
