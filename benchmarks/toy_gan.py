@@ -10,7 +10,8 @@ D = Linear, LeakyReLU, then [Linear, LeakyReLU, Dropout(0.4)] x 2, Linear -> one
 (Glorot-uniform weights, zero biases, embeddings uniform in ±0.05); BCE on logits for D, the
 non-saturating -log D(G(z)) for G; Adam, betas (0.5, 0.999). ``--conditional`` adds the ``cgan``
 plugin's conditioning: G's input is z * E_G(y), D's input is x * E_D(y), the labels being the modes;
-with ``--conditioning projection`` D gets the ``projection`` plugin's instead, psi(phi(x)) + <E(y), phi(x)>.
+with ``--conditioning projection`` D gets the ``projection`` plugin's instead, psi(phi(x)) + <E(y), phi(x)>,
+and with ``--g-conditioning concat`` G gets [z, one_hot(y)] (Mirza & Osindero's original form).
 ``--d-update separate`` is the gan plugin's two D steps (real batch, then fake batch).
 
 Each seed prints one JSON line: the mode metrics of 2 500 samples (eval mode) at each checkpoint of
@@ -32,17 +33,27 @@ from ganlab.mode_metrics import evaluate_modes
 
 
 class Generator(nn.Module):
-    def __init__(self, latent_dim: int, width: int, num_classes: int, conditional: bool, depth: int = 3):
+    """``conditioning``: "multiply" (the cgan plugin: z * E(y) as G's input) or "concat" (Mirza &
+    Osindero's original: the one-hot label appended to z)."""
+
+    def __init__(self, latent_dim: int, width: int, num_classes: int, conditional: bool, depth: int = 3,
+                 conditioning: str = "multiply"):
         super().__init__()
-        self.embedding = nn.Embedding(num_classes, latent_dim) if conditional else None
-        layers, size = [], latent_dim
+        self.conditioning = conditioning if conditional else None
+        self.num_classes = num_classes
+        self.embedding = nn.Embedding(num_classes, latent_dim) if self.conditioning == "multiply" else None
+        layers, size = [], latent_dim + (num_classes if self.conditioning == "concat" else 0)
         for _ in range(depth):
             layers += [nn.Linear(size, width), nn.LeakyReLU(0.2), nn.BatchNorm1d(width, momentum=0.2, eps=1e-3)]
             size = width
         self.layers = nn.Sequential(*layers, nn.Linear(width, 2), nn.Tanh())
 
     def forward(self, z, labels):
-        return self.layers(z * self.embedding(labels) if self.embedding is not None else z)
+        if self.conditioning == "multiply":
+            z = z * self.embedding(labels)
+        elif self.conditioning == "concat":
+            z = torch.cat([z, F.one_hot(labels, self.num_classes).float()], dim=1)
+        return self.layers(z)
 
 
 class Discriminator(nn.Module):
@@ -81,10 +92,10 @@ def keras_init(module: nn.Module) -> None:
 
 def run(args, seed: int) -> dict:
     torch.manual_seed(seed)
-    data = load_dataset(args.dataset, seed=seed, n_test=0)
+    data = load_dataset(args.dataset, seed=seed, n_test=0, sigma=args.sigma)
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     k = data.spec.num_classes
-    G = Generator(args.latent_dim, args.g_width, k, args.conditional, args.depth)
+    G = Generator(args.latent_dim, args.g_width, k, args.conditional, args.depth, args.g_conditioning)
     D = Discriminator(args.d_width, k, args.conditional, args.dropout, args.depth, args.conditioning)
     keras_init(G), keras_init(D)
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr_g, betas=(0.5, 0.999), fused=True)  # as ganlab
@@ -137,6 +148,7 @@ def run(args, seed: int) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ring")
+    parser.add_argument("--sigma", type=float, help="the modes' spread (default: the literature's)")
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--g-width", type=int, default=128)
@@ -151,6 +163,8 @@ def main(argv=None) -> None:
     parser.add_argument("--conditional", action="store_true", help="G and D get the mode as a label")
     parser.add_argument("--conditioning", choices=("multiply", "projection"), default="multiply",
                         help="how D gets the label: the cgan plugin's or the projection plugin's way")
+    parser.add_argument("--g-conditioning", choices=("multiply", "concat"), default="multiply",
+                        help="how G gets the label: the cgan plugin's way or a one-hot appended to z")
     parser.add_argument("--eval-at", default="", help="extra steps to judge at, e.g. 1000,2000")
     parser.add_argument("--json", help="also append the rows to this file")
     args = parser.parse_args(argv)

@@ -130,13 +130,26 @@ def test_bad_sizes_or_seed_are_refused_with_a_message(options):
         load_dataset("ring", **options)
 
 
+def test_sigma_can_be_widened_and_the_modes_say_so():
+    data = load_dataset("ring", n_train=20_000, n_test=0, sigma=0.03)
+    assert data.modes.sigma == 0.03
+    offsets = data.x_train - data.modes.centres[data.y_train]
+    assert offsets.std(axis=0) == pytest.approx([0.03, 0.03], rel=0.05)
+
+
+@pytest.mark.parametrize("sigma", [0, -0.01, 0.5, "wide"])
+def test_a_sigma_that_would_merge_modes_or_leave_the_square_is_refused(sigma):
+    with pytest.raises(DataError, match="sigma for ring must be a number above 0 and at most 0.04"):
+        load_dataset("ring", n_train=10, sigma=sigma)
+
+
 def test_a_toy_dataset_reads_no_file():
     with pytest.raises(DataError, match="generated from a seed"):
         load_dataset("grid", path="mine.npz")
 
 
 def test_an_unknown_option_names_the_ones_it_takes():
-    with pytest.raises(DataError, match="seed, n_train, n_test"):
+    with pytest.raises(DataError, match="seed, n_train, n_test, sigma"):
         load_dataset("spiral", radius=2)
 
 
