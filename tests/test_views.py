@@ -98,8 +98,14 @@ def test_a_conditional_heat_map_averages_over_labels_weighted_like_the_data():
     frame = compute_frame(TinyGenerator(2, 2), by_label, torch.randn(4, 2), torch.tensor([0, 1, 0, 1]),
                           non_saturating, REAL[:40], real_labels, 0, conditional=True, resolution=8)
     expected = 0.75 * torch.sigmoid(logits[0]) + 0.25 * torch.sigmoid(logits[1])
+    assert frame.d_map.shape == (8, 8)
     np.testing.assert_allclose(frame.d_map, np.full((8, 8), expected.item()), rtol=1e-6)
     assert frame.manifold.shape == (2, 21, 21, 2)  # one mesh per label
+
+
+def test_a_conditional_heat_map_is_coarser_so_it_costs_at_most_four_plain_ones():
+    assert frame_of(conditional=True).d_map.shape == (45, 45)  # 8 labels: 8 * 45² <= 4 * 64²
+    assert frame_of(conditional=False).d_map.shape == (64, 64)
 
 
 def test_a_discriminator_may_return_a_tuple():
