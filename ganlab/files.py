@@ -99,6 +99,24 @@ def atomic_save(path: str | os.PathLike, save: Callable[[BinaryIO], None]) -> No
         save(handle)
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix) for writers that want a file name, not a handle
+    (matplotlib's animation writers); it is renamed to ``path`` on success, deleted on failure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def _umask() -> int:
     mask = os.umask(0)  # the only way to read the umask is to set it
     os.umask(mask)
