@@ -56,11 +56,11 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         recorder = ViewRecorder(Path(folder) / "frames", painter)
         for step in range(args.frames):
-            frame, wall, cpu = timed(lambda: compute_frame(
+            frame, wall, cpu = timed(lambda step=step: compute_frame(
                 G, D, latent, labels, lambda s: F.softplus(-s).mean(), real, real_labels, step,
                 conditional=args.conditional, num_classes=k, manifold_latent=plane, modes=data.modes))
             rows["compute"].append((wall, cpu))
-            _, wall, cpu = timed(lambda: recorder.add(frame))
+            _, wall, cpu = timed(lambda frame=frame: recorder.add(frame))
             rows["draw_and_png"].append((wall, cpu))
         gif, html = Path(folder) / "views.gif", Path(folder) / "views.html"
         _, finish_wall, finish_cpu = timed(lambda: recorder.finish(gif, html))

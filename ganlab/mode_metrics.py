@@ -29,7 +29,7 @@ numbers out; :func:`mode_metrics` returns them all as one flat, JSON-ready dict.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

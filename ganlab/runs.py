@@ -148,8 +148,9 @@ class RunFolder:
         Only the folder's writer may do this (under the lock): another process's temporary file could
         be a write in progress.
         """
-        stale = [p for folder in (self.path, self.checkpoints_dir, self.samples_dir, self.plugins_dir)
-                 if folder.is_dir() for p in folder.glob(f".*{TEMPORARY_SUFFIX}")]
+        patterns = (f".*{TEMPORARY_SUFFIX}", f".*{TEMPORARY_SUFFIX}.*")  # ".x.pt.ab12.tmp", ".v.gif.cd34.tmp.gif"
+        folders = [self.path, *(p for p in self.path.iterdir() if p.is_dir())]
+        stale = {p for folder in folders for pattern in patterns for p in folder.glob(pattern)}
         if stale:
             size = sum(p.stat().st_size for p in stale)
             for path in stale:

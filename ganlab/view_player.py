@@ -12,8 +12,8 @@ import base64
 import html
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ganlab.files import atomic_write_text
 

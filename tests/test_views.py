@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from headless_chromium import Browser, chromium_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -15,9 +16,7 @@ from torch import nn
 
 from ganlab.data.toy import make_toy_dataset
 from ganlab.view_player import PlayerFrame, player_html, save_player
-from ganlab.views import (ViewPainter, ViewRecorder, compute_frame, evenly_spaced, latent_plane,
-                          save_gif, scaled_arrows)
-from headless_chromium import Browser, chromium_path
+from ganlab.views import ViewPainter, ViewRecorder, compute_frame, evenly_spaced, latent_plane, save_gif, scaled_arrows
 
 RING = make_toy_dataset("ring", seed=0, n_train=400, n_test=0)
 REAL = torch.from_numpy(RING.x_train)

@@ -30,7 +30,6 @@ import torch
 from ganlab.data.cache import cache_path
 from ganlab.errors import DataError
 
-
 SAMPLE_KINDS = ("image", "points")
 
 
