@@ -22,19 +22,19 @@ from ganlab.checkpoints import set_rng_state
 from ganlab.config import RunConfig
 from ganlab.data import Dataset, load_dataset
 from ganlab.errors import ConfigError
-from ganlab.evaluation import evaluate_samples, has_classifier
+from ganlab.evaluation import evaluate_samples, has_classifier, measurable, metric_set
 from ganlab.figures import report_pages
 from ganlab.files import atomic_save, atomic_write_json, atomic_write_text
 from ganlab.jobs import busy_cpu_note, run_in_parallel, threads_per_job
 from ganlab.loading import load_run, restore
-from ganlab.metrics import HIGHER_IS_BETTER
 from ganlab.observers.evaluator import Evaluator
 from ganlab.observers.progress import ProgressPrinter
 from ganlab.observers.tensorboard import summary_writer_class, tensorboard_observer
+from ganlab.observers.views import ViewsObserver
 from ganlab.observers.watchdog import DiscriminatorWatchdog
 from ganlab.plugins import make_plugin_manager, register_plugin
 from ganlab.runs import RunFolder, default_run_dir
-from ganlab.sampling import choose_labels, save_grid, save_npz, to_uint8_images
+from ganlab.sampling import choose_labels, save_grid, save_npz, save_points, to_uint8_images
 from ganlab.spread import group_spreads
 from ganlab.trainer import RealBatches, run_loop
 from ganlab.training_run import TrainingRun, prepare
@@ -60,7 +60,7 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     pm = pm or make_plugin_manager(config.variant, config.plugin_files)  # a bad variant fails before any download
     dataset = dataset or load_dataset(config.dataset, config.data_path, **config.data_options)
     if config.eval_every:
-        require_classifier(dataset.spec.name, "--eval-every")
+        require_measurable(dataset, "--eval-every")
     run = prepare(config, dataset.spec, pm, overrides)
     if write_files:
         run.folder = RunFolder.create(config.out or default_run_dir(config.variant))  # locked: one writer
@@ -145,30 +145,37 @@ def continue_with(run: TrainingRun, steps: int | None, changes: dict[str, Any]) 
 
 
 def register_observers(run: TrainingRun, dataset: Dataset, quiet: bool) -> None:
-    """The core's own observer plugins: evaluation, the discriminator watchdog, TensorBoard (when asked
-    for), the progress display."""
+    """The core's own observer plugins: evaluation, the discriminator watchdog, GAN Lab's views (2-D
+    data), TensorBoard (when asked for), the progress display."""
     config, hook = run.config, run.pm.hook
-    if config.eval_every or (config.final_eval_samples and run.folder and has_classifier(dataset.spec.name)):
+    if config.eval_every or (config.final_eval_samples and run.folder and measurable(dataset)):
         announce = lambda view, step, metrics: hook.ganlab_evaluated(run=view, step=step, metrics=metrics)  # noqa: E731
         register_plugin(run.pm, Evaluator(dataset, config.eval_every, config.eval_samples,
                                           config.final_eval_samples, announce), "ganlab.evaluator")
     if config.watchdog_steps:
         register_plugin(run.pm, DiscriminatorWatchdog(patience=config.watchdog_steps), "ganlab.watchdog")
+    if dataset.spec.is_points and run.folder:
+        every = config.views_every or max(1, config.steps // VIEW_FRAMES)
+        register_plugin(run.pm, ViewsObserver(dataset, every), "ganlab.views")
     if config.tensorboard and run.folder:
         register_plugin(run.pm, tensorboard_observer(), "ganlab.tensorboard")
     if not quiet:
         register_plugin(run.pm, ProgressPrinter(), "ganlab.progress")
 
 
-def require_classifier(dataset_name: str, what: str) -> None:
-    """Metrics need the project's classifier for the dataset; say plainly when there is none."""
-    if not has_classifier(dataset_name):
-        raise ConfigError(
-            f"{what} measures samples with a classifier trained on the dataset, and ganlab ships one for "
-            f"mnist and fashion-mnist only, not for {dataset_name} data. A run on your own data is not "
-            f"measured: its sample grids, losses.csv and loss curve are in the run folder. (Leave out "
-            f"{what}; with a source checkout of ganlab, scripts/train_classifier.py shows how the shipped "
-            f"classifiers were trained.)")
+def require_measurable(dataset: Dataset, what: str) -> None:
+    """Metrics need the project's classifier for images, or the modes of points; say so when there is neither."""
+    if measurable(dataset):
+        return
+    if dataset.spec.is_points:
+        raise ConfigError(f"{what} measures 2-D samples by their distance to the data's modes, and {dataset.spec.name} "
+                          f"data has none: give the npz file `centres` (K, 2) and `sigma`, or leave out {what}.")
+    raise ConfigError(
+        f"{what} measures samples with a classifier trained on the dataset, and ganlab ships one for "
+        f"mnist and fashion-mnist only, not for {dataset.spec.name} data. A run on your own data is not "
+        f"measured: its sample grids, losses.csv and loss curve are in the run folder. (Leave out "
+        f"{what}; with a source checkout of ganlab, scripts/train_classifier.py shows how the shipped "
+        f"classifiers were trained.)")
 
 
 def evaluate(run_dir, n: int = 10_000, checkpoint=None, device: str = "cpu", write: bool = True,
@@ -179,10 +186,11 @@ def evaluate(run_dir, n: int = 10_000, checkpoint=None, device: str = "cpu", wri
     :param trained_generator: measure the generator that was trained, not the sampling generator (they
         differ for a run with an EMA, ``cgan+ema``); the numbers go to ``metrics-trained.json`` instead.
     """
-    require_classifier(RunFolder.open(run_dir).read_config()[1].name, "ganlab eval")
+    config = RunFolder.open(run_dir).read_config()[0]
+    dataset = load_dataset(config.dataset, config.data_path, **config.data_options)
+    require_measurable(dataset, "ganlab eval")
     run = load_run(run_dir, checkpoint=checkpoint, device=device)
     config = run.config
-    dataset = load_dataset(config.dataset, config.data_path, **config.data_options)
     sample = run.sample_trained if trained_generator else run.sample
     metrics = evaluate_samples(sample, dataset, n, run.conditional, run.device)
     metrics.update(step=run.step, variant=config.variant, dataset=config.dataset,
@@ -209,11 +217,14 @@ def sample(run_dir, out, n: int | None = None, label: int | None = None, per_cla
     rng = torch.Generator().manual_seed(seed)
     labels = labels.to(run.device)
     if to_npz:  # in bounded batches, each turned into uint8 pixels at once: memory stays small
-        pixels = [to_uint8_images(run.sample(batch, rng)) for batch in labels.split(SAMPLE_BATCH)]
+        convert = (lambda points: points.cpu().numpy()) if spec.is_points else to_uint8_images
+        pixels = [convert(run.sample(batch, rng)) for batch in labels.split(SAMPLE_BATCH)]
         save_npz(out, np.concatenate(pixels), labels if run.conditional else None)
         return len(labels)
     images = run.sample(labels, rng)
-    if per_class is not None:
+    if spec.is_points:
+        save_points(images, out, labels if run.conditional else None)
+    elif per_class is not None:
         save_grid(images, out, ncols=per_class, row_names=list(run.spec.class_names))
     else:
         titles = [run.spec.class_names[i] for i in labels.tolist()] if run.conditional and len(labels) <= 50 else None
@@ -221,6 +232,7 @@ def sample(run_dir, out, n: int | None = None, label: int | None = None, per_cla
     return len(labels)
 
 
+VIEW_FRAMES = 25  # frames of GAN Lab's views in a 2-D run, unless --views-every says otherwise
 MAX_GRID_SAMPLES = 2_500  # a 50x50 grid of 28x28 images: about 1 600 pixels a side
 SAMPLE_BATCH = 1_000  # samples generated at once when writing an .npz
 
@@ -278,7 +290,7 @@ def summarise_by_variant(runs: list[dict]) -> dict[str, Any]:
     by_variant: dict[str, list[dict]] = {}
     for run in runs:
         by_variant.setdefault(run["variant"], []).append(run)
-    keys = [key for key in HIGHER_IS_BETTER]
+    keys = list(runs[0]["metric_set"].labels)
     return {variant: {"runs": [str(run["folder"].path) for run in group],
                       "seeds": [run["seed"] for run in group],
                       "metrics": group_spreads([run["metrics"] or {} for run in group], keys)}
@@ -306,8 +318,8 @@ def _run_summary(folder: RunFolder, n: int) -> dict:
     """What the report shows of one run; evaluates it first if it has no metrics.json yet."""
     config, spec, _ = folder.read_config()
     metrics = folder.read_metrics()
-    if metrics is None and has_classifier(spec.name):
+    if metrics is None and (spec.is_points or has_classifier(spec.name)):
         metrics = evaluate(folder.path, n=n)
     return {"name": folder.path.name, "variant": config.variant, "seed": config.seed, "dataset": spec.name,
-            "folder": folder,
+            "metric_set": metric_set(spec), "folder": folder,
             "losses": folder.read_losses(), "metrics": metrics, "curve": folder.read_metric_curve()}

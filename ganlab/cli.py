@@ -75,7 +75,8 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
         raise click.BadParameter(str(exc), param_hint="--config") from None
     options = {key: value for key, value in values.items() if key not in ("data_options", "settings")}
     data_options = values.get("data_options") or {}
-    options.update(labels_path=data_options.get("labels"), image_size=data_options.get("image_size"))
+    options.update(labels_path=data_options.get("labels"), image_size=data_options.get("image_size"),
+                   sigma=data_options.get("sigma"))
     if options["image_size"] is not None:
         options["image_size"] = str(options["image_size"])
     context.default_map = {**(context.default_map or {}), **{k: v for k, v in options.items() if v is not None}}
@@ -123,6 +124,11 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
               help="Samples per evaluation during training.")
 @click.option("--final-eval-samples", type=click.IntRange(min=0), default=defaults.final_eval_samples,
               show_default=True, help="Samples for the final metrics.json (0 = skip).")
+@click.option("--views-every", type=click.IntRange(min=0), default=defaults.views_every,
+              help="2-D data (--dataset ring, grid, spiral, moons, points): draw GAN Lab's views every N steps "
+                   "(at most as often as --log-every) [default: about 25 frames a run].")
+@click.option("--sigma", type=click.FloatRange(min=0, min_open=True),
+              help="2-D toy data: the spread of each mode [default: 2.5x the papers'].")
 @click.option("--watchdog-steps", type=click.IntRange(min=0), default=defaults.watchdog_steps, show_default=True,
               help="Warn when D is near-perfect for this many steps in a row (0 = off).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Make the run reproducible.")
@@ -144,7 +150,7 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
 @click.option("--trust-plugins", is_flag=True, help="With --resume: run the plugin code the run folder carries "
                                                     "without the warning.")
 @user_errors
-def run(config_file, quiet, settings, resume_dir, checkpoint, trust_plugins, labels_path, image_size, **options):
+def run(config_file, quiet, settings, resume_dir, checkpoint, trust_plugins, labels_path, image_size, sigma, **options):
     """Train a GAN variant and write a run folder."""
     context = click.get_current_context()
     given = {name for name in context.params if context.get_parameter_source(name).name != "DEFAULT"}
@@ -155,8 +161,8 @@ def run(config_file, quiet, settings, resume_dir, checkpoint, trust_plugins, lab
         if checkpoint is not None:
             raise click.UsageError("--checkpoint chooses where --resume continues from; give --resume RUN too.")
         options["data_options"] = {key: value for key, value in
-                                   (("labels", labels_path), ("image_size", image_size and int(image_size)))
-                                   if value is not None}
+                                   (("labels", labels_path), ("image_size", image_size and int(image_size)),
+                                    ("sigma", sigma)) if value is not None}
         options["plugin_files"] = list(options["plugin_files"])
         overrides = {**context.meta.get("config_settings", {}), **parse_settings(settings)}
         result = api.train(RunConfig(**options), quiet=quiet, overrides=overrides)

@@ -51,6 +51,7 @@ class RunConfig:
     eval_samples: int = 2_000  # samples per evaluation during training
     final_eval_samples: int = 10_000  # samples for the final metrics.json; 0 = no final evaluation
     watchdog_steps: int = 2_000  # warn when D is near-perfect this many steps in a row; 0 = off
+    views_every: int = 0  # 2-D data: GAN Lab's views every N steps; 0 = about 25 frames a run
     tensorboard: bool = False  # also write TensorBoard events into <run>/tensorboard/ (needs ganlab[tensorboard])
 
     # Where and how to run
@@ -67,7 +68,7 @@ class RunConfig:
             raise ConfigError(f"batch_size must be at least 2 (BatchNorm, in most of the networks, needs two "
                               f"samples to normalise over), not {self.batch_size}.")
         self._check_types()
-        for name in ("eval_every", "final_eval_samples", "keep_checkpoints", "threads"):
+        for name in ("eval_every", "final_eval_samples", "keep_checkpoints", "threads", "views_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be 0 (off) or a positive whole number, not {value!r}.")

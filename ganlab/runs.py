@@ -13,6 +13,7 @@ format is :mod:`ganlab.checkpoints`); nothing else builds them.
       metrics.csv, metrics.png evaluations every ``--eval-every`` steps
       events.log               warnings raised during training (e.g. by the watchdog)
       plugins/lsgan.py         copies of the ``--plugin`` files the run was trained with
+      views/, views.gif, views.html   2-D runs: GAN Lab's views over training, and a player for them
       checkpoints/step_020000.pt  networks, optimizers, RNG states; ``torch.load(weights_only=True)``
       .lock                    held by the one process that writes the folder (see :meth:`RunFolder.lock`)
 
@@ -75,6 +76,9 @@ class RunFolder:
         self.samples_dir = self.path / "samples"
         self.checkpoints_dir = self.path / "checkpoints"
         self.plugins_dir = self.path / "plugins"
+        self.views_dir = self.path / "views"  # 2-D runs: GAN Lab's views, a PNG per frame
+        self.views_gif_file = self.path / "views.gif"
+        self.views_html_file = self.path / "views.html"  # the frames with a step slider, self-contained
         self.lock_file = self.path / ".lock"
         self._lock_handle = None
 
@@ -319,6 +323,7 @@ def spec_from_dict(values: dict[str, Any]) -> DatasetSpec:
     return DatasetSpec(
         name=values["name"], image_shape=tuple(int(d) for d in values["image_shape"]),
         num_classes=int(values["num_classes"]), class_names=tuple(str(n) for n in values["class_names"]),
+        sample_kind=values.get("sample_kind", "image"),  # runs saved before 2-D data had none
     )
 
 

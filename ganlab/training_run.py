@@ -68,6 +68,9 @@ class TrainingRun:
         per_class = len(self.fixed_latent) // self.spec.num_classes
         return torch.arange(self.spec.num_classes, device=self.device).repeat_interleave(per_class)
 
+    def answering(self, hook_name: str) -> str:
+        return answering_plugins(self.pm, hook_name).split(",")[0]
+
     def sample_latent(self, count: int, rng: torch.Generator | None = None) -> Any:
         return self.pm.hook.ganlab_sample_latent(count=count, config=self.config, device=self.device,
                                                  generator=rng)
