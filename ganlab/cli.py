@@ -106,6 +106,8 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
 @click.option("--latent-dim", type=positive, default=defaults.latent_dim, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=defaults.lr, show_default=True,
               help="Adam's learning rate, both networks.")
+@click.option("--d-lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="The discriminator's own learning rate (two time-scale update rule) [default: --lr].")
 @click.option("--beta1", type=unit_interval, default=defaults.beta1, show_default=True,
               help="Adam's beta1 (the tutorial's 0.5; PyTorch's default is 0.9).")
 @click.option("--beta2", type=unit_interval, default=defaults.beta2, show_default=True, help="Adam's beta2.")

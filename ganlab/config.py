@@ -34,6 +34,7 @@ class RunConfig:
     batch_size: int = 32
     latent_dim: int = 100
     lr: float = 2e-4  # Adam, for both networks
+    d_lr: float | None = None  # the discriminator's own rate (TTUR, Heusel et al. 2017); None = lr
     beta1: float = 0.5
     beta2: float = 0.999
     # "joint": one Adam step on the real + fake loss (the papers; PyTorch-GAN takes the mean, which
@@ -82,12 +83,14 @@ class RunConfig:
                 f"checkpoint_every must be 0 (final checkpoint only) or a positive number of "
                 f"steps, not {self.checkpoint_every!r}."
             )
-        for name in ("lr", "beta1", "beta2"):
+        for name in ("lr", "beta1", "beta2", "d_lr"):
             value = getattr(self, name)
+            if name == "d_lr" and value is None:
+                continue
             in_range = isinstance(value, (int, float)) and math.isfinite(value) and (
-                value > 0 if name == "lr" else 0 <= value < 1)
+                value > 0 if name in ("lr", "d_lr") else 0 <= value < 1)
             if not in_range:
-                allowed = "a positive, finite number" if name == "lr" else "a number in [0, 1)"
+                allowed = "a positive, finite number" if name in ("lr", "d_lr") else "a number in [0, 1)"
                 raise ConfigError(f"{name} must be {allowed}, not {value!r}.")
         if self.d_update not in D_UPDATE_MODES:
             raise ConfigError(
