@@ -102,9 +102,10 @@ class RunConfig:
 
     def _check_types(self) -> None:
         """The non-numeric settings have the types they should (a hand-edited config.json may not)."""
-        expected = {"variant": str, "dataset": str, "d_update": str, "device": str, "data_path": (str, type(None)),
-                    "out": (str, type(None)), "plugin_files": list, "data_options": dict, "settings": dict,
-                    "tensorboard": bool}
+        expected: dict[str, type | tuple[type, ...]] = {
+            "variant": str, "dataset": str, "d_update": str, "device": str, "data_path": (str, type(None)),
+            "out": (str, type(None)), "plugin_files": list, "data_options": dict, "settings": dict,
+            "tensorboard": bool}
         for name, kind in expected.items():
             value = getattr(self, name)
             if not isinstance(value, kind):
@@ -133,7 +134,7 @@ def check_known_keys(values: dict[str, Any], where: str) -> None:
         raise ConfigError(f"Unknown setting(s) {', '.join(hints)}{where}. Known settings: {', '.join(sorted(known))}.")
 
 
-def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
+def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings in a config file, for ``ganlab run --config``: a TOML file of RunConfig fields, or a
     run folder's ``config.json`` (to repeat that run; its ``out`` is left out, since that folder holds a
     run already, and its plugin files are found inside it).
@@ -171,7 +172,8 @@ def _parse_toml(text: str, path: Path) -> dict[str, Any]:
         raise ConfigError(f"--config {path}: reading TOML needs Python 3.11 or newer (tomllib); give the "
                           f"settings as JSON instead.") from None
     try:
-        return tomllib.loads(text)
+        values: dict[str, Any] = tomllib.loads(text)
+        return values
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"--config {path} is not valid TOML ({exc}).") from None
 
