@@ -20,6 +20,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # The figures each tutorial promises, relative to its output folder.
 FIGURES = {
+    "00_watch_a_gan_learn.py": ["ring.png", "plain_vs_fixed.png", "plain-seed0/views.html", "plain-seed0/views.gif",
+                                "fixed-seed0/views.html", "fixed-seed0/metrics.json"],
     "01_look_at_the_data.py": ["examples.png", "label_histogram.png", "pixel_values.png"],
     "02_a_plain_gan.py": ["progress.png", "losses_and_accuracy.png", "new_samples.png",
                           "run/final_grid.png", "run/loss_curve.png"],
