@@ -15,14 +15,15 @@ import numpy as np
 import torch
 
 from ganlab import hookimpl
-from ganlab.classifier import load_classifier, weights_path
+from ganlab.classifier import JUDGE, SECOND_OPINION, load_classifier, weights_path
 from ganlab.data import Dataset, load_dataset
 from ganlab.files import atomic_write_json, atomic_write_text
-from ganlab.metrics import evaluate, metric_labels
+from ganlab.metrics import evaluate, metric_labels, second_opinion_note
 from ganlab.sampling import generate
 
 EVAL_NOISE_SEED = 1234
-CURVE_METRICS = ("conditional_accuracy", "classes_covered", "class_kl", "fd", "precision", "recall")
+CURVE_METRICS = ("conditional_accuracy", "recognisable_share", "classes_covered", "class_kl", "fd", "precision",
+                 "recall")
 
 
 def has_classifier(dataset_name: str) -> bool:
@@ -42,9 +43,16 @@ def load_classifier_quietly(dataset_name: str, device):
 
 
 @functools.cache
-def _shared_classifier(dataset_name: str, device: str):
+def _shared_classifier(dataset_name: str, device: str, architecture: str = JUDGE):
     with torch.random.fork_rng(devices=[]):
-        return load_classifier(dataset_name, device)
+        return load_classifier(dataset_name, device, architecture=architecture)
+
+
+def second_opinion_quietly(dataset_name: str, device):
+    """The second-opinion classifier (:mod:`ganlab.metrics`), or None where none is shipped."""
+    if not weights_path(dataset_name, architecture=SECOND_OPINION).exists():
+        return None
+    return _shared_classifier(dataset_name, str(device), SECOND_OPINION)
 
 
 def evaluate_generator(generator, latent_dim: int, conditional: bool, dataset: Dataset, n: int,
@@ -57,7 +65,8 @@ def evaluate_generator(generator, latent_dim: int, conditional: bool, dataset: D
         noise = torch.randn(len(labels), latent_dim, generator=noise_rng).to(device)
         return generate(generator, noise, labels.to(device))
 
-    return evaluate(generate_fn, classifier, dataset, n=n, conditional=conditional, device=device)
+    return evaluate(generate_fn, classifier, dataset, n=n, conditional=conditional, device=device,
+                    second_classifier=second_opinion_quietly(dataset.spec.name, device))
 
 
 def evaluate_run(run_dir, n: int = 10_000, checkpoint=None, device: str = "cpu", write: bool = True) -> dict:
@@ -88,6 +97,8 @@ def format_table(metrics: dict) -> str:
     if per_class:
         lines.append(f"{'accuracy per class':<{width}}  " +
                      " ".join("-" if a is None else f"{a:.2f}" for a in per_class))
+    if second_opinion_note(metrics):
+        lines.append(second_opinion_note(metrics))
     return "\n".join(lines)
 
 
