@@ -73,18 +73,33 @@ def gaussian_noise(n: int, shape, generator: torch.Generator) -> torch.Tensor:
 
 
 def speckle_blobs(n: int, shape, generator: torch.Generator) -> torch.Tensor:
-    """n images of random grey pixels lit with a probability that varies smoothly over the image.
+    """n images of random grey pixels lit with a probability that varies smoothly over the image,
+    like the output of a barely trained generator.
 
     The probability map is a 3x3 grid of random values, scaled up bilinearly: shapeless clouds of
-    speckle, like the output of a barely trained generator. (A finer grid draws stroke-sized blobs,
-    which made the classifier reject the grainy but legible digits of a young generator.)"""
+    speckle. (A finer grid draws stroke-sized blobs, which made the classifier reject the grainy but
+    legible digits of a young generator.) For the second half of the images the cloud is gathered
+    into an oval in the middle, the way a generator's first blobs sit where the digits will be: a
+    classifier trained without those read them as "8"."""
     channels, height, width = shape
     coarse = _uniform(generator, n, 1, 3, 3)
     density = F.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=False)
+    oval = central_ovals(n - n // 2, height, width, generator)
+    density[n // 2:] = (density[n // 2:] + 0.5) * oval  # denser, so that the middle is crowded
     density = density * (_uniform(generator, n, 1, 1, 1) * 1.2 + 0.1)  # from sparse to crowded
     lit = _uniform(generator, n, 1, height, width) < density
     values = _uniform(generator, n, channels, height, width) * 2 - 1
     return torch.where(lit, values, torch.full_like(values, -1.0))
+
+
+def central_ovals(n: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+    """n masks (n, 1, H, W) in (0, 1]: a Gaussian bump in the middle, exp(-(y²/2a² + x²/2b²)), with
+    half-axes a and b between 15 % and 35 % of the image's size (a digit is about 70 % of it)."""
+    rows = (torch.arange(height) - (height - 1) / 2).view(1, 1, -1, 1)
+    cols = (torch.arange(width) - (width - 1) / 2).view(1, 1, 1, -1)
+    a = (_uniform(generator, n, 1, 1, 1) * 0.2 + 0.15) * height
+    b = (_uniform(generator, n, 1, 1, 1) * 0.2 + 0.15) * width
+    return torch.exp(-(rows**2 / (2 * a**2) + cols**2 / (2 * b**2)))
 
 
 def heavy_blur(images: torch.Tensor) -> torch.Tensor:

@@ -45,9 +45,10 @@ NEIGHBOURS = 3  # k of the k-NN manifolds, as recommended by Kynkäänniemi et a
 COVERAGE_MIN_SHARE = 0.2  # a class is covered if it gets >= 20 % of its expected share of samples
 RECOGNISABLE_CONFIDENCE = 0.5  # P(most likely class) needed to count as recognised (docs/metrics.md)
 KL_MIN_RECOGNISED = 100  # class KL needs this many recognised samples (its bias is ~(K-1)/2m nats)
-# The second opinion disagrees when a number differs from the judge's by more than this: 5 points
-# of a share is several times the paired sampling error at 2 000 samples, and far above the 0.1-0.4
-# points by which the two classifiers differ on real test digits (docs/metrics.md).
+# The second opinion disagrees when a number differs from the judge's by more than this. Both judge
+# the same images, so the sampling error of the difference is at most sqrt(d / n) for a share d of
+# images they read differently: 1.3 points at n = 2 000 even for d = 1/3. 5 points is four of those,
+# and well above how much they differ on real test digits (docs/metrics.md).
 DISAGREEMENT_MARGINS = {"conditional_accuracy": 0.05, "recognisable_share": 0.05, "classes_covered": 1}
 DISTANCE_CHUNK = 1024  # rows of a distance matrix computed at once (bounds memory to chunk x N)
 EVALUATION_SEED = 0  # fixes which labels are asked for and which real images PR compares against
@@ -207,10 +208,10 @@ def class_coverage(
     histogram = class_histogram(kept, num_classes)
     q = reference_distribution(test_labels, num_classes)
     share_of_all = histogram.double() / max(len(predicted), 1)
-    enough = len(kept) >= (KL_MIN_RECOGNISED if recognisable is not None else 1)
+    fewest = 1 if recognisable is None else KL_MIN_RECOGNISED
     return {
         "class_histogram": histogram.tolist(),
-        "class_kl": kl_divergence(histogram.double() / len(kept), q) if enough else None,
+        "class_kl": kl_divergence(histogram.double() / len(kept), q) if len(kept) >= fewest else None,
         "classes_covered": int((share_of_all >= min_share * q).sum().item()),
     }
 

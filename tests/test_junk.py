@@ -86,3 +86,13 @@ def test_noise_kinds_ignore_the_images_and_fill_the_range():
     speckle = junk.speckle_blobs(50, (1, 28, 28), seeded())
     background = (speckle == -1).double().mean()
     assert 0.2 < background < 0.95  # some pixels lit, most of the rest background
+
+
+def test_half_the_speckle_blobs_sit_in_the_middle():
+    blobs = junk.speckle_blobs(400, (1, 28, 28), seeded())
+    lit = (blobs > -1).double()
+    loose, central = lit[:200], lit[200:]
+    border = torch.ones(28, 28, dtype=torch.bool)
+    border[6:22, 6:22] = False
+    assert central[..., border].mean() < 0.5 * loose[..., border].mean()  # few lit pixels near the edge
+    assert central[..., 10:18, 10:18].mean() > 0.5 * loose[..., 10:18, 10:18].mean()

@@ -415,10 +415,11 @@ def real_image_generator(images: torch.Tensor, labels: torch.Tensor):
 
 @pytest.fixture(scope="module")
 def calibration(mnist) -> dict[str, dict]:
-    from ganlab.classifier import load_classifier
+    from ganlab.classifier import SECOND_OPINION, load_classifier
     from ganlab.data import to_unit_range
 
     classifier = load_classifier("mnist")
+    second = load_classifier("mnist", architecture=SECOND_OPINION)
     reference = Dataset(mnist.spec, mnist.x_train[:0], mnist.y_train[:0],
                         mnist.x_test[:CALIBRATION_N], mnist.y_test[:CALIBRATION_N])
     held_out = to_unit_range(torch.from_numpy(mnist.x_test[CALIBRATION_N:5000]))
@@ -430,13 +431,28 @@ def calibration(mnist) -> dict[str, dict]:
         "noise": lambda labels: torch.rand(len(labels), 1, 28, 28, generator=noise) * 2 - 1,
     }
     return {
-        name: metrics.evaluate(generate, classifier, reference, n=CALIBRATION_N, batch_size=CALIBRATION_N)
+        name: metrics.evaluate(generate, classifier, reference, n=CALIBRATION_N, batch_size=CALIBRATION_N,
+                               second_classifier=second)
         for name, generate in generators.items()
     }
 
 
 def test_real_images_are_recognised_as_the_label_they_were_asked_for(calibration):
-    assert calibration["real"]["conditional_accuracy"] >= 0.99
+    real = calibration["real"]
+    assert real["recognisable_share"] >= 0.99
+    assert real["conditional_accuracy"] >= 0.99  # recognisable *and* of the asked class
+    opinion = real["second_opinion"]
+    assert opinion["recognisable_share"] >= 0.99 and opinion["conditional_accuracy"] >= 0.99
+    assert opinion["disagrees_on"] == []
+
+
+def test_uniform_noise_is_unrecognisable_and_covers_no_class(calibration):
+    noise = calibration["noise"]
+    assert noise["recognisable_share"] < 0.01
+    assert noise["classes_covered"] == 0  # not "collapse to one class"
+    assert noise["class_kl"] is None and noise["conditional_accuracy"] < 0.01
+    assert noise["second_opinion"]["recognisable_share"] < 0.01
+    assert noise["second_opinion"]["classes_covered"] == 0
 
 
 def test_real_images_have_an_fd_near_zero_and_noise_a_huge_one(calibration):
