@@ -152,18 +152,18 @@ def threshold_sweep(images: torch.Tensor, asked: torch.Tensor, classifiers: dict
 
 def markdown_table(results: dict, extras: list[str]) -> str:
     """Per source: each classifier's conditional accuracy, recognisable share and classes covered,
-    and the judge's FD."""
+    then the FD in the judge's and each extra classifier's feature space."""
     columns = [JUDGE, SECOND_OPINION, *extras]
     header = ["source"] + [f"{name}: {what}" for name in columns for what in ("accuracy", "recognisable", "covered")]
-    header.append(f"{JUDGE}: FD")
+    header += [f"{name}: FD" for name in (JUDGE, *extras)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for source, row in results.items():
         cells = [source]
         for name in columns:
             numbers = row[JUDGE]["second_opinion"] if name == SECOND_OPINION else row[name]
-            cells += [f"{numbers['conditional_accuracy']:.3f}", f"{numbers.get('recognisable_share', float('nan')):.3f}",
+            cells += [f"{numbers['conditional_accuracy']:.3f}", f"{numbers['recognisable_share']:.3f}",
                       str(numbers["classes_covered"])]
-        cells.append(f"{row[JUDGE]['fd']:.1f}")
+        cells += [f"{row[name]['fd']:.1f}" for name in (JUDGE, *extras)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
