@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ganlab.classifier import load_classifier, weights_path
+from ganlab.classifier import JUDGE, SECOND_OPINION, load_classifier, weights_path
 from ganlab.data import Dataset, DatasetSpec
-from ganlab.metrics import CURVE_METRICS, HIGHER_IS_BETTER, evaluate, metric_labels
+from ganlab.metrics import CURVE_METRICS, HIGHER_IS_BETTER, evaluate, metric_labels, second_opinion_note
 from ganlab.mode_metrics import MODE_HIGHER_IS_BETTER, MODE_METRIC_LABELS, evaluate_modes
 
 EVAL_NOISE_SEED = 1234
@@ -62,9 +62,16 @@ def shared_classifier(dataset_name: str, device):
 
 
 @functools.cache
-def _shared_classifier(dataset_name: str, device: str):
+def _shared_classifier(dataset_name: str, device: str, architecture: str = JUDGE):
     with torch.random.fork_rng(devices=[]):
-        return load_classifier(dataset_name, device)
+        return load_classifier(dataset_name, device, architecture=architecture)
+
+
+def second_opinion_quietly(dataset_name: str, device):
+    """The second-opinion classifier (:mod:`ganlab.metrics`), or None where none is shipped."""
+    if not weights_path(dataset_name, architecture=SECOND_OPINION).exists():
+        return None
+    return _shared_classifier(dataset_name, str(device), SECOND_OPINION)
 
 
 def evaluate_samples(sample: Callable[[torch.Tensor, torch.Generator], torch.Tensor], dataset: Dataset,
@@ -80,12 +87,15 @@ def evaluate_samples(sample: Callable[[torch.Tensor, torch.Generator], torch.Ten
                               dataset.modes.sigma, n=n, conditional=conditional, device=device)
     classifier = shared_classifier(dataset.spec.name, device)
     return evaluate(lambda labels: sample(labels.to(device), rng), classifier, dataset, n=n,
-                    conditional=conditional, device=device)
+                    conditional=conditional, device=device,
+                    second_classifier=second_opinion_quietly(dataset.spec.name, device))
 
 
 def format_table(metrics: dict, labels: dict[str, str] | None = None) -> str:
     """The scalar metrics as an aligned two-column table (``labels``: the names to show, by key)."""
-    names = labels or {**metric_labels(metrics.get("dataset", "")), **MODE_METRIC_LABELS}
+    if labels is None:  # points are measured by their modes, images by the classifier
+        labels = MODE_METRIC_LABELS if "modes_covered" in metrics else metric_labels(metrics.get("dataset", ""))
+    names = labels
     rows = [(label, metrics[key]) for key, label in names.items() if metrics.get(key) is not None]
     width = max(len(label) for label, _ in rows)
     lines = [f"{label:<{width}}  {value:.4g}" if isinstance(value, float) else f"{label:<{width}}  {value}"
@@ -94,4 +104,6 @@ def format_table(metrics: dict, labels: dict[str, str] | None = None) -> str:
     if per_class:
         lines.append(f"{'accuracy per class':<{width}}  " +
                      " ".join("-" if a is None else f"{a:.2f}" for a in per_class))
+    if second_opinion_note(metrics):
+        lines.append(second_opinion_note(metrics))
     return "\n".join(lines)

@@ -1,13 +1,18 @@
-"""Train the evaluation classifier that ganlab's metrics use, and ship it inside the package.
+"""Train an evaluation classifier that ganlab's metrics use, and ship it inside the package.
 
-    python scripts/train_classifier.py --dataset mnist            # ~5 minutes on a 2-core CPU
+    python scripts/train_classifier.py --dataset mnist                        # the judge, EvalCNN
+    python scripts/train_classifier.py --dataset mnist --architecture lenet   # the second opinion
 
-Trains :class:`ganlab.classifier.EvalCNN` on the dataset's *training* split only (the test split is
+Trains a :mod:`ganlab.classifier` network on the dataset's *training* split only (the test split is
 what the metrics compare generated samples against, so the classifier must never have seen it), with a
-fixed seed, then reports its test accuracy and writes, atomically:
+fixed seed. Every batch of real images (randomly shifted; a share of them with noise that leaves
+them legible) comes with a share of junk images made from *other* training images and from noise
+(:mod:`ganlab.junk`), labelled with the extra junk class. Then it reports its test accuracy, how much
+of the test split it recognises, and how much junk made from the test split it wrongly recognises,
+and writes, atomically:
 
-* ``ganlab/weights/<dataset>-cnn.pt``   -- loadable with ``torch.load(..., weights_only=True)``;
-* ``ganlab/weights/<dataset>-cnn.json`` -- the command, seed, epochs, test accuracy, date, versions.
+* ``ganlab/weights/<dataset>-<architecture>.pt``   -- loadable with ``torch.load(..., weights_only=True)``;
+* ``ganlab/weights/<dataset>-<architecture>.json`` -- the command, seed, epochs, accuracies, date, versions.
 """
 from __future__ import annotations
 
@@ -20,19 +25,27 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ganlab.classifier import WEIGHTS_DIR, EvalCNN, checkpoint_of, record_path, weights_path
+from ganlab.classifier import ARCHITECTURES, JUDGE, WEIGHTS_DIR, checkpoint_of, record_path, weights_path
 from ganlab.data import load_dataset, to_unit_range
 from ganlab.files import atomic_save, atomic_write_json
+from ganlab.junk import JUNK_KINDS, junk_images, legible_noise
+from ganlab.metrics import RECOGNISABLE_CONFIDENCE, predictions
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="mnist", help="a name ganlab.data.load_dataset knows")
+    parser.add_argument("--architecture", default=JUDGE, choices=sorted(ARCHITECTURES),
+                        help="cnn: the judge all metrics use; lenet: the second opinion")
     parser.add_argument("--epochs", type=int, default=6, help="passes over the training split")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=128, help="real images per batch")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle schedule)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-shift", type=int, default=2, help="random translation, in pixels (0: off)")
+    parser.add_argument("--junk-share", type=float, default=0.25,
+                        help="junk images per batch, as a share of its real images (0: no junk class)")
+    parser.add_argument("--legible-noise-share", type=float, default=0.25,
+                        help="share of the real images given noise that leaves them legible")
     parser.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR)
     return parser.parse_args(argv)
 
@@ -54,6 +67,21 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 
 
+def training_batch(images, labels, index, args, generator, num_classes):
+    """The real images at ``index`` (shifted, some made noisy) and their labels, followed by junk
+    images made from as many other random training images, labelled ``num_classes`` (the junk class)."""
+    real = random_shift(to_unit_range(images[index]), args.max_shift, generator)
+    noisy = int(len(real) * args.legible_noise_share)
+    real[:noisy] = legible_noise(real[:noisy], generator)
+    n_junk = round(len(real) * args.junk_share)
+    if n_junk == 0:
+        return real, labels[index]
+    sources = torch.randint(len(images), (n_junk,), generator=generator)
+    junk = junk_images(to_unit_range(images[sources]), labels[sources], generator)
+    junk_labels = torch.full((n_junk,), num_classes, dtype=labels.dtype)
+    return torch.cat([real, junk]), torch.cat([labels[index], junk_labels])
+
+
 def train_one_epoch(model, optimizer, schedule, images, labels, args, generator) -> float:
     """One pass over the training split in a random order; returns the mean loss."""
     model.train()
@@ -61,8 +89,8 @@ def train_one_epoch(model, optimizer, schedule, images, labels, args, generator)
     total_loss = 0.0
     for start in range(0, len(images), args.batch_size):
         index = order[start : start + args.batch_size]
-        batch = random_shift(to_unit_range(images[index]), args.max_shift, generator)
-        loss = F.cross_entropy(model(batch), labels[index])
+        batch, batch_labels = training_batch(images, labels, index, args, generator, model.num_classes)
+        loss = F.cross_entropy(model(batch), batch_labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -72,14 +100,28 @@ def train_one_epoch(model, optimizer, schedule, images, labels, args, generator)
 
 
 @torch.no_grad()
-def accuracy(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
-    """Fraction of ``images`` whose predicted class is the true label."""
+def predict(model, images: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted class (junk left out) and its probability for float images in [-1, 1]."""
     model.eval()
-    correct = 0
-    for start in range(0, len(images), batch_size):
-        logits = model(to_unit_range(images[start : start + batch_size]))
-        correct += (logits.argmax(1) == labels[start : start + batch_size]).sum().item()
-    return correct / len(images)
+    parts = [predictions(model(batch), model.num_classes) for batch in images.split(batch_size)]
+    return torch.cat([p for p, _ in parts]), torch.cat([c for _, c in parts])
+
+
+def test_figures(model, x_test: torch.Tensor, y_test: torch.Tensor, seed: int) -> dict:
+    """How the classifier reads the test split, and junk made from it (never seen in training)."""
+    images = to_unit_range(x_test)
+    predicted, confidence = predict(model, images)
+    recognised = confidence >= RECOGNISABLE_CONFIDENCE
+    figures = {
+        "test_accuracy": (predicted == y_test).double().mean().item(),  # the most likely class
+        "test_recognised_and_correct": ((predicted == y_test) & recognised).double().mean().item(),
+    }
+    if model.junk_class:
+        junk = junk_images(images, y_test, torch.Generator().manual_seed(seed + 1))
+        _, junk_confidence = predict(model, junk)
+        per_kind = (junk_confidence >= RECOGNISABLE_CONFIDENCE).double().tensor_split(len(JUNK_KINDS))
+        figures["test_junk_recognised"] = {kind: part.mean().item() for kind, part in zip(JUNK_KINDS, per_kind)}
+    return figures
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -91,7 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     x_train, y_train = torch.from_numpy(dataset.x_train), torch.from_numpy(dataset.y_train).long()
     x_test, y_test = torch.from_numpy(dataset.x_test), torch.from_numpy(dataset.y_test).long()
 
-    model = EvalCNN(dataset.spec.image_shape, dataset.spec.num_classes)
+    build = ARCHITECTURES[args.architecture]
+    model = build(dataset.spec.image_shape, dataset.spec.num_classes, junk_class=args.junk_share > 0)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps_per_epoch = -(-len(x_train) // args.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -100,24 +143,31 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         loss = train_one_epoch(model, optimizer, schedule, x_train, y_train, args, generator)
-        print(f"epoch {epoch}/{args.epochs}  loss {loss:.4f}  {time.perf_counter() - started:.0f} s")
+        print(f"epoch {epoch}/{args.epochs}  loss {loss:.4f}  {time.perf_counter() - started:.0f} s", flush=True)
     train_seconds = time.perf_counter() - started
 
-    test_accuracy = accuracy(model, x_test, y_test)
-    print(f"test accuracy on {len(x_test)} held-out images: {test_accuracy:.4f}")
-    save(model, args, argv, test_accuracy, train_seconds)
+    figures = test_figures(model, x_test, y_test, args.seed)
+    print(f"on {len(x_test)} held-out images: accuracy {figures['test_accuracy']:.4f}, recognised and "
+          f"correct {figures['test_recognised_and_correct']:.4f}")
+    if "test_junk_recognised" in figures:
+        print("junk made from them, share recognised as a class: " +
+              ", ".join(f"{k} {v:.4f}" for k, v in figures["test_junk_recognised"].items()))
+    save(model, args, argv, figures, train_seconds)
 
 
-def save(model: EvalCNN, args: argparse.Namespace, argv: list[str], test_accuracy: float,
-         train_seconds: float) -> None:
+def save(model, args: argparse.Namespace, argv: list[str], figures: dict, train_seconds: float) -> None:
     """Write the weights and, beside them, the record of how they were made."""
-    weights = weights_path(args.dataset, args.out_dir)
+    weights = weights_path(args.dataset, args.out_dir, args.architecture)
     atomic_save(weights, lambda handle: torch.save(checkpoint_of(model), handle))
     record = {
         "dataset": args.dataset,
+        "architecture": args.architecture,
         "command": "python scripts/train_classifier.py " + " ".join(argv),
         "settings": {k: v for k, v in vars(args).items() if k != "out_dir"},  # no machine paths
-        "test_accuracy": round(test_accuracy, 6),
+        **{k: (round(v, 6) if isinstance(v, float) else {kk: round(vv, 6) for kk, vv in v.items()})
+           for k, v in figures.items()},
+        "recognisable_confidence": RECOGNISABLE_CONFIDENCE,
+        "junk_class": model.junk_class,
         "train_split_only": True,
         "train_seconds": round(train_seconds, 1),
         "torch_threads": torch.get_num_threads(),
@@ -126,7 +176,7 @@ def save(model: EvalCNN, args: argparse.Namespace, argv: list[str], test_accurac
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "torch_version": torch.__version__,
     }
-    atomic_write_json(record_path(args.dataset, args.out_dir), record)
+    atomic_write_json(record_path(args.dataset, args.out_dir, args.architecture), record)
     print(f"wrote {weights} ({record['weights_bytes'] / 1e6:.2f} MB) and its record")
 
 

@@ -42,7 +42,9 @@ def test_run_with_eval_every_writes_metric_curves_and_final_metrics(evaluated_ru
 
 def test_unconditional_run_has_no_conditional_accuracy(evaluated_runs):
     final = json.loads((evaluated_runs["gan"] / "metrics.json").read_text())
-    assert "conditional_accuracy" not in final and final["classes_covered"] >= 1
+    assert "conditional_accuracy" not in final and "conditional_accuracy" not in final["second_opinion"]
+    # 40 steps draw noise: nothing recognisable, so no class covered (not "collapse to one class")
+    assert final["recognisable_share"] < 0.05 and final["classes_covered"] == 0
 
 
 def test_eval_prints_a_table_and_writes_metrics_json(evaluated_runs):
@@ -124,3 +126,18 @@ def test_runs_evaluated_in_one_process_score_the_test_split_once(small_mnist_npz
         evaluate_samples(run.sample, data, n=64, conditional=run.conditional, device="cpu")
     # The 500 test images at most once (not at all if an earlier test scored them), 64 samples per run.
     assert scored.count(500) <= 1 and scored.count(64) == 2, scored
+
+
+def test_the_table_says_where_the_second_opinion_disagrees():
+    from ganlab.evaluation import format_table
+
+    metrics = {"dataset": "mnist", "conditional_accuracy": 0.74, "recognisable_share": 0.87, "classes_covered": 10,
+               "second_opinion": {"classifier": "lenet", "conditional_accuracy": 0.54, "recognisable_share": 0.57,
+                                  "classes_covered": 10,
+                                  "disagrees_on": ["conditional_accuracy", "recognisable_share"]}}
+    table = format_table(metrics)
+    assert "recognisable share (p ≥ 0.5)  0.87" in table
+    assert table.splitlines()[-1] == ("second opinion (lenet) disagrees: conditional accuracy 0.74 vs 0.54 "
+                                      "(margin 0.05); recognisable share 0.87 vs 0.57 (margin 0.05)")
+    metrics["second_opinion"]["disagrees_on"] = []
+    assert "second opinion" not in format_table(metrics)

@@ -17,7 +17,7 @@ PACKAGE = ROOT / "ganlab"
 # Lowest first: a module may import from its own layer and the layers below it.
 LAYERS = {
     "leaves": ["ganlab.errors", "ganlab.files", "ganlab.config", "ganlab.version", "ganlab.interrupts",
-               "ganlab.data", "ganlab.data.*"],
+               "ganlab.data", "ganlab.data.*", "ganlab.junk"],
     "libraries": ["ganlab.hookspecs", "ganlab.runs", "ganlab.checkpoints", "ganlab.metrics", "ganlab.classifier",
                   "ganlab.sampling", "ganlab.figures", "ganlab.evaluation", "ganlab.spread", "ganlab.mode_metrics",
                   "ganlab.views", "ganlab.view_player"],

@@ -212,6 +212,100 @@ def test_coverage_for_any_class_subset(data):
     assert coverage["classes_covered"] <= len(set(predicted.tolist()))
 
 
+# --- recognisable samples ------------------------------------------------------------------------
+
+
+def test_class_probabilities_leave_the_junk_output_out():
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 5.0]])  # two classes and junk
+    probabilities = metrics.class_probabilities(logits, num_classes=2)
+    assert probabilities.shape == (2, 2)
+    assert torch.allclose(probabilities.sum(dim=1), 1 - logits.softmax(1)[:, 2])
+    predicted, confidence = metrics.predictions(logits, num_classes=2)
+    assert predicted.tolist() == [0, 0]
+    assert confidence[0] > metrics.RECOGNISABLE_CONFIDENCE > confidence[1]  # the second is junk
+
+
+def test_without_a_junk_output_every_output_is_a_class():
+    logits = torch.tensor([[0.0, 3.0, 0.0]])
+    assert metrics.class_count(torch.nn.Identity(), logits) == 3
+    assert metrics.class_probabilities(logits, 3).sum().item() == pytest.approx(1.0)
+
+
+def test_recognised_means_confidence_at_least_the_threshold():
+    confidence = torch.tensor([0.2, 0.5, 0.49, 0.99])
+    assert metrics.recognised(confidence).tolist() == [False, True, False, True]
+
+
+def test_unrecognisable_samples_count_as_wrong_in_conditional_accuracy():
+    intended = torch.tensor([0, 0, 1, 1])
+    predicted = torch.tensor([0, 0, 1, 1])  # all "right" ...
+    recognisable = torch.tensor([True, False, True, False])  # ... but two are guesses on junk
+    overall, per_class = metrics.conditional_accuracy(predicted, intended, 2, recognisable)
+    assert overall == 0.5 and per_class == [0.5, 0.5]
+
+
+def test_noise_covers_no_class_and_has_no_class_balance():
+    test_labels = torch.arange(10).repeat(100)
+    guesses = torch.full((2000,), 8)  # a classifier's guess on noise, all "8" ...
+    coverage = metrics.class_coverage(guesses, test_labels, 10, recognisable=torch.zeros(2000, dtype=torch.bool))
+    assert coverage["classes_covered"] == 0  # ... none of them recognised: no class, not "collapse to 8"
+    assert coverage["class_histogram"] == [0] * 10
+    assert coverage["class_kl"] is None
+
+
+def test_coverage_counts_recognised_samples_against_all_samples():
+    test_labels = torch.arange(2).repeat(500)  # expected shares 0.5 / 0.5: covered at >= 0.1 of all
+    predicted = torch.cat([torch.zeros(500), torch.ones(500)]).long()
+    recognisable = torch.zeros(1000, dtype=torch.bool)
+    recognisable[:450] = True  # class 0: 450 / 1000 recognised
+    recognisable[500:590] = True  # class 1: 90 / 1000 < 0.1, though all of the recognised are half 1s
+    coverage = metrics.class_coverage(predicted, test_labels, 2, recognisable=recognisable)
+    assert coverage["class_histogram"] == [450, 90]
+    assert coverage["classes_covered"] == 1
+    assert coverage["class_kl"] == pytest.approx(metrics.kl_divergence(torch.tensor([450, 90]) / 540,
+                                                                        torch.tensor([0.5, 0.5])))
+
+
+def test_class_kl_needs_enough_recognised_samples():
+    test_labels = torch.arange(10).repeat(100)
+    recognisable = torch.zeros(1000, dtype=torch.bool)
+    recognisable[: metrics.KL_MIN_RECOGNISED - 1] = True
+    predicted = torch.arange(10).repeat(100)
+    assert metrics.class_coverage(predicted, test_labels, 10, recognisable=recognisable)["class_kl"] is None
+    recognisable[metrics.KL_MIN_RECOGNISED - 1] = True
+    assert metrics.class_coverage(predicted, test_labels, 10, recognisable=recognisable)["class_kl"] < 0.01
+
+
+# --- the second opinion ---------------------------------------------------------------------------
+
+
+def test_disagreement_is_a_difference_beyond_the_margin():
+    judge = {"conditional_accuracy": 0.31, "recognisable_share": 0.40, "classes_covered": 7}
+    assert metrics.disagreements(judge, {"conditional_accuracy": 0.56, "recognisable_share": 0.44,
+                                         "classes_covered": 9}) == ["conditional_accuracy", "classes_covered"]
+    assert metrics.disagreements(judge, {"conditional_accuracy": 0.35, "recognisable_share": 0.36,
+                                         "classes_covered": 8}) == []  # 0.04, 0.04 and 1: within
+
+
+def test_disagreement_skips_metrics_one_side_lacks():
+    judge = {"conditional_accuracy": None, "recognisable_share": 0.9, "classes_covered": 10}
+    second = {"conditional_accuracy": 0.5, "recognisable_share": 0.2}  # unconditional; no coverage
+    assert metrics.disagreements(judge, second) == ["recognisable_share"]
+
+
+def test_second_opinion_block_and_its_note():
+    judge = {"conditional_accuracy": 0.31, "recognisable_share": 0.40, "classes_covered": 7}
+    second = {"conditional_accuracy": 0.56, "recognisable_share": 0.42, "classes_covered": 7, "class_kl": 0.1}
+    block = metrics.second_opinion(judge, second, "lenet")
+    assert block == {"classifier": "lenet", "conditional_accuracy": 0.56, "recognisable_share": 0.42,
+                     "classes_covered": 7, "disagrees_on": ["conditional_accuracy"]}
+    note = metrics.second_opinion_note({**judge, "second_opinion": block})
+    assert note == "second opinion (lenet) disagrees: conditional accuracy 0.31 vs 0.56 (margin 0.05)"
+    agreeing = metrics.second_opinion(judge, judge, "lenet")
+    assert metrics.second_opinion_note({**judge, "second_opinion": agreeing}) is None
+    assert metrics.second_opinion_note(judge) is None
+
+
 def test_fd_name_says_which_classifier_measured_it():
     assert metrics.fd_name("mnist") == "FD (MNIST-CNN)"
     assert metrics.fd_name("fashion-mnist") == "FD (Fashion-MNIST-CNN)"
@@ -223,12 +317,20 @@ def test_fd_name_says_which_classifier_measured_it():
 
 
 class LabelReadingClassifier(torch.nn.Module):
-    """A stand-in classifier for 1x2x2 images whose pixel 0 encodes the class: (pixel + 1) * 2."""
+    """A stand-in classifier for 1x2x2 images whose pixel 0 encodes the class: (pixel + 1) * 2, read
+    with confidence e^10 / (e^10 + 4) > 0.99. ``misread`` shifts every answer by one class."""
+
+    def __init__(self, misread: int = 0):
+        super().__init__()
+        self.misread = misread
 
     def features_and_logits(self, images):
         flat = images.flatten(1)
-        predicted = ((flat[:, 0] + 1) * 2).round().long().clamp(0, 4)
-        return flat, torch.nn.functional.one_hot(predicted, 5).float()
+        predicted = (((flat[:, 0] + 1) * 2).round().long() + self.misread).clamp(0, 4)
+        return flat, 10 * torch.nn.functional.one_hot(predicted, 5).float()
+
+    def forward(self, images):
+        return self.features_and_logits(images)[1]
 
 
 def image_of_label(labels: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -267,6 +369,20 @@ def test_unconditional_evaluation_reports_no_conditional_accuracy():
     assert result["classes_covered"] == 1
 
 
+def test_evaluate_asks_the_second_opinion_about_the_same_images():
+    perfect = lambda labels: image_of_label(labels, torch.rand(len(labels), 2))  # noqa: E731
+    dataset = tiny_dataset()
+    agreeing = metrics.evaluate(perfect, LabelReadingClassifier(), dataset, n=100,
+                                second_classifier=LabelReadingClassifier())
+    assert agreeing["second_opinion"]["disagrees_on"] == []
+    misreading = metrics.evaluate(perfect, LabelReadingClassifier(), dataset, n=100,
+                                  second_classifier=LabelReadingClassifier(misread=1))
+    block = misreading["second_opinion"]
+    assert block["conditional_accuracy"] < 0.3 and block["recognisable_share"] == 1.0
+    assert block["disagrees_on"] == ["conditional_accuracy"]
+    assert "second_opinion" not in metrics.evaluate(perfect, LabelReadingClassifier(), dataset, n=100)
+
+
 def test_evaluate_rejects_images_of_the_wrong_shape():
     from ganlab.errors import GanlabError
 
@@ -299,10 +415,11 @@ def real_image_generator(images: torch.Tensor, labels: torch.Tensor):
 
 @pytest.fixture(scope="module")
 def calibration(mnist) -> dict[str, dict]:
-    from ganlab.classifier import load_classifier
+    from ganlab.classifier import SECOND_OPINION, load_classifier
     from ganlab.data import to_unit_range
 
     classifier = load_classifier("mnist")
+    second = load_classifier("mnist", architecture=SECOND_OPINION)
     reference = Dataset(mnist.spec, mnist.x_train[:0], mnist.y_train[:0],
                         mnist.x_test[:CALIBRATION_N], mnist.y_test[:CALIBRATION_N])
     held_out = to_unit_range(torch.from_numpy(mnist.x_test[CALIBRATION_N:5000]))
@@ -314,13 +431,28 @@ def calibration(mnist) -> dict[str, dict]:
         "noise": lambda labels: torch.rand(len(labels), 1, 28, 28, generator=noise) * 2 - 1,
     }
     return {
-        name: metrics.evaluate(generate, classifier, reference, n=CALIBRATION_N, batch_size=CALIBRATION_N)
+        name: metrics.evaluate(generate, classifier, reference, n=CALIBRATION_N, batch_size=CALIBRATION_N,
+                               second_classifier=second)
         for name, generate in generators.items()
     }
 
 
 def test_real_images_are_recognised_as_the_label_they_were_asked_for(calibration):
-    assert calibration["real"]["conditional_accuracy"] >= 0.99
+    real = calibration["real"]
+    assert real["recognisable_share"] >= 0.99
+    assert real["conditional_accuracy"] >= 0.99  # recognisable *and* of the asked class
+    opinion = real["second_opinion"]  # LeNet: 99.35 % test accuracy, 98.75 % on these 2 000 images
+    assert opinion["recognisable_share"] >= 0.99 and opinion["conditional_accuracy"] >= 0.98
+    assert opinion["disagrees_on"] == []
+
+
+def test_uniform_noise_is_unrecognisable_and_covers_no_class(calibration):
+    noise = calibration["noise"]
+    assert noise["recognisable_share"] < 0.01
+    assert noise["classes_covered"] == 0  # not "collapse to one class"
+    assert noise["class_kl"] is None and noise["conditional_accuracy"] < 0.01
+    assert noise["second_opinion"]["recognisable_share"] < 0.01
+    assert noise["second_opinion"]["classes_covered"] == 0
 
 
 def test_real_images_have_an_fd_near_zero_and_noise_a_huge_one(calibration):
