@@ -18,7 +18,7 @@ import pluggy
 import torch
 
 from ganlab.checkpoints import set_rng_state
-from ganlab.config import RunConfig
+from ganlab.config import RESUMABLE_SETTINGS, RunConfig
 from ganlab.data import Dataset, load_dataset
 from ganlab.errors import ConfigError
 from ganlab.evaluation import evaluate_samples, has_classifier
@@ -71,9 +71,7 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     return run
 
 
-# What may change when a run is continued: how long, how often it records, where it runs. The rest
-# (the variant, the data, the optimizer's settings, ...) makes it another run.
-RESUME_CHANGES = ("steps", "keep_checkpoints", "checkpoint_every", "eval_every", "device", "tensorboard")
+RESUME_CHANGES = RESUMABLE_SETTINGS  # what a resume may change (see ganlab.config)
 
 
 def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, quiet: bool = False,

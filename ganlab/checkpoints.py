@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganlab.config import RESUMABLE_SETTINGS, RunConfig
 from ganlab.data import DatasetSpec
 from ganlab.errors import CheckpointError
 from ganlab.files import atomic_write_bytes
@@ -113,8 +114,10 @@ def _check_rng(state: dict[str, Any]) -> str | None:
     return None
 
 
-def check_checkpoint_matches(payload: dict[str, Any], variant: str, spec: DatasetSpec, path) -> None:
-    """Refuse a checkpoint made by another variant or for data of another shape."""
+def check_checkpoint_matches(payload: dict[str, Any], config: RunConfig, spec: DatasetSpec, path) -> None:
+    """Refuse a checkpoint made by another variant, for data of another shape, or by another run (another
+    seed, other settings): continuing it in this folder would mix two runs in one."""
+    variant = config.variant
     if payload["variant"] != variant:
         raise CheckpointError(
             f"Checkpoint {path} was trained with variant \"{payload['variant']}\", but this run folder's "
@@ -127,6 +130,17 @@ def check_checkpoint_matches(payload: dict[str, Any], variant: str, spec: Datase
             f"Checkpoint {path} is for samples {tuple(saved['image_shape'])} with {saved['num_classes']} "
             f"classes, not {tuple(spec.image_shape)} with {spec.num_classes}: it belongs to a run on "
             f"other data. Give a checkpoint from this run folder's checkpoints/."
+        )
+    trained_with = payload["config"]
+    differing = [name for name, value in config.to_dict().items()
+                 if name not in RESUMABLE_SETTINGS and name in trained_with and trained_with[name] != value]
+    if differing:
+        shown = ", ".join(f"{name} {trained_with[name]!r} (config.json: {getattr(config, name)!r})"
+                          for name in differing[:3])
+        raise CheckpointError(
+            f"Checkpoint {path} does not belong to the run in this folder's config.json: it was trained with "
+            f"{shown}. It is another run's checkpoint, or config.json was edited; give a checkpoint from this "
+            f"run folder's checkpoints/, or restore config.json."
         )
 
 

@@ -63,7 +63,11 @@ def restore(run_dir, checkpoint=None, device: str | None = None, allow_no_checkp
         return run, None
     try:
         payload = load_checkpoint(path, run.device)
-        check_checkpoint_matches(payload, config.variant, spec, path)
+        check_checkpoint_matches(payload, config, spec, path)
+        named = folder.step_named(path)
+        if named is not None and named != payload["step"]:
+            raise CheckpointError(f"Checkpoint {path} is damaged: it holds step {payload['step']}, but its name "
+                                  f"says step {named}.")
         run.load_checkpoint(payload, path)
     except CheckpointError as exc:
         others = [p.name for p in folder.checkpoints() if p.resolve() != path.resolve()]

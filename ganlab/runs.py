@@ -192,7 +192,12 @@ class RunFolder:
         kept = []
         for file in files:
             target = self.plugins_dir / Path(file).name
-            atomic_write_bytes(target, Path(file).read_bytes())
+            try:
+                code = Path(file).read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"Cannot read the plugin file {file}: {exc.strerror or exc}. Give the path of "
+                                  f"a .py file that exists (--plugin).") from None
+            atomic_write_bytes(target, code)
             kept.append(target.relative_to(self.path).as_posix())
         return kept
 
@@ -225,6 +230,12 @@ class RunFolder:
         found = self.checkpoints()
         return found[-1] if found else None
 
+    @staticmethod
+    def step_named(path: str | os.PathLike) -> int | None:
+        """The step a checkpoint's file name says (``step_002000.pt``: 2000), or None for another name."""
+        found = _CHECKPOINT_NAME.search(Path(path).name)
+        return int(found.group(1)) if found else None
+
     def checkpoint_named(self, name: str | os.PathLike) -> Path:
         """A checkpoint chosen by the user: a path, or a file name or step number in checkpoints/."""
         text = str(name)
@@ -234,9 +245,11 @@ class RunFolder:
         for candidate in candidates:
             if candidate.is_file():
                 return candidate
-        have = ", ".join(p.name for p in self.checkpoints()) or "none yet"
-        raise CheckpointError(f"No checkpoint {text!r} in {self.path}. Its checkpoints: {have}. Give one of "
-                              f"them (a file name or a step), e.g. --checkpoint step_002000.pt.")
+        have = [p.name for p in self.checkpoints()]
+        if not have:
+            raise CheckpointError(f"No checkpoint {text!r} in {self.path}: it has no checkpoint yet.")
+        raise CheckpointError(f"No checkpoint {text!r} in {self.path}. Its checkpoints: {', '.join(have)}. Give "
+                              f"one of them (a file name or a step), e.g. --checkpoint {have[-1]}.")
 
     # ---- losses.csv -----------------------------------------------------------------------------
     def write_losses(self, records: list[dict[str, float]]) -> None:

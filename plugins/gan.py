@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from ganlab import hookimpl
+from ganlab import ConfigError, hookimpl
 
 # The settings the MLP networks read; every plugin that builds them declares the ones it reads.
 INIT_SETTING = ("keras", "weight initialisation: keras (Glorot-uniform, zero bias) or torch")
@@ -75,6 +75,8 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, input_size: int, dropout: float = 0.4, init: str = "keras"):
         super().__init__()
+        if not 0 <= dropout < 1:
+            raise ConfigError(f"d_dropout must be in [0, 1), not {dropout!r}: e.g. --set d_dropout=0.4.")
         self.layers = nn.Sequential(
             nn.Linear(input_size, 512), nn.LeakyReLU(0.2),
             nn.Linear(512, 512), nn.LeakyReLU(0.2), UniformDropout(dropout),
@@ -109,7 +111,7 @@ def init_weights(module: nn.Module, init: str) -> None:
     if init == "torch":
         return
     if init != "keras":
-        raise ValueError(f'init must be "keras" or "torch", not {init!r}')
+        raise ConfigError(f'init must be "keras" or "torch", not {init!r}: e.g. --set init=torch.')
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
             nn.init.xavier_uniform_(layer.weight)

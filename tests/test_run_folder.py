@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from ganlab import api
 from ganlab.checkpoints import load_checkpoint, save_checkpoint
 from ganlab.cli import cli
-from ganlab.config import RunConfig
+from ganlab.config import RunConfig, load_config_file
 from ganlab.data import load_dataset
 from ganlab.errors import CheckpointError, ConfigError, GanlabError
 from ganlab.runs import RunFolder
@@ -444,11 +444,20 @@ def test_many_samples_go_to_npz_in_bounded_batches(small_run, tmp_path, monkeypa
     (["--lr", "inf"], "lr must be a positive, finite number"),
     (["--set", "d_dropout=nan"], 'Setting "d_dropout" must be a finite number'),
     (["--eval-every", "2", "--dataset", "npz"], "ships one for mnist and fashion-mnist only"),
+    # found by rerunning the attack (scripts/attack_run_folder.py): settings out of range were a plugin's "bug"
+    (["--set", "d_dropout=-5"], "d_dropout must be in [0, 1), not -5.0"),
+    (["--set", "init=nope"], 'init must be "keras" or "torch"'),
+    (["--variant", "dcgan", "--set", "g_width=0"], "g_width must be at least 1"),
+    (["--variant", "gan+ema", "--set", "ema_decay=1.5"], "ema_decay must be in [0, 1)"),
+    (["--variant", "infogan", "--set", "categories=0"], "infogan needs categories >= 1"),
+    (["--final-eval-samples", "1"], "final_eval_samples must be 0 (no final evaluation) or at least 2"),
+    (["--seed", str(2**64)], "0<=x<=18446744073709551615"),
+    (["--out", ""], "is empty"),
 ])
 def test_bad_options_get_messages_that_say_what_is_wrong(args, message, small_mnist_npz, tmp_path):
     result = invoke("run", "--data", small_mnist_npz, "--steps", 2, "--quiet", "--out", tmp_path / "run", *args)
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output, result.output
-    assert "a plugin's hook" not in result.output
+    assert "a plugin's hook" not in result.output and "Fix the plugin" not in result.output
 
 
 def test_dcgan_on_tiny_images_says_to_resize_them(tmp_path):
@@ -457,6 +466,7 @@ def test_dcgan_on_tiny_images_says_to_resize_them(tmp_path):
     result = invoke("run", "--variant", "dcgan", "--dataset", "npz", "--data", tmp_path / "tiny.npz", "--steps", 2,
                     "--quiet", "--out", tmp_path / "run")
     assert result.exit_code == 1 and "at least 4x4 pixels" in result.output and "--image-size" in result.output
+    assert "Fix the plugin" not in result.output  # the data's shape is the cause, not a bug of dcgan
 
 
 def test_sample_of_another_runs_checkpoint_does_not_suggest_a_missing_option(small_run, tmp_path):
@@ -499,3 +509,104 @@ def test_sigterm_stops_between_steps_saves_and_exits_143(tmp_path, small_mnist_n
     assert process.wait(timeout=120) == 143
     stderr = process.stderr.read()
     assert "Traceback" not in stderr and "SIGTERM received" in stderr and RunFolder(out).checkpoints()
+
+
+# --------------------------------------------------------------------------------------------------
+# What the rerun of the attack (scripts/attack_run_folder.py) still found
+# --------------------------------------------------------------------------------------------------
+MEMORY_HOGS = {  # what asks for 8 TB at once, and the option that asked
+    "a batch, in the first step": (["run", "--batch-size", 10**12], "--batch-size"),
+    "the networks, while they are built": (["run", "--latent-dim", 10**12], "--latent-dim"),
+    "the final evaluation, after training": (["run", "--final-eval-samples", 10**12], "--final-eval-samples"),
+    "ganlab sample": (["sample", "RUN", "--n", 10**12, "--out", "x.npz"], "--n"),
+    "ganlab eval": (["eval", "RUN", "--n", 10**12], "--n"),
+}
+
+
+@pytest.mark.parametrize("what", MEMORY_HOGS)
+def test_torchs_failed_allocation_is_a_memory_message_not_a_plugins_bug(what, small_run, small_mnist_npz, tmp_path):
+    """torch reports a failed allocation as a RuntimeError: it was a traceback, or blamed on the plugin."""
+    args, option = MEMORY_HOGS[what]
+    args = [small_run if a == "RUN" else tmp_path / a if a == "x.npz" else a for a in args]
+    if args[0] == "run":
+        args += ["--data", small_mnist_npz, "--steps", 1, "--quiet", "--out", tmp_path / "run"]
+        args += [] if option == "--final-eval-samples" else ["--final-eval-samples", 0]
+    result = invoke(*args)
+    assert result.exit_code == 1 and "Ran out of memory" in result.output, result.output
+    assert option in result.output and "plugin" not in result.output.lower()
+
+
+def test_a_config_file_that_is_not_text_is_a_clean_error(tmp_path):
+    (tmp_path / "c.json").write_bytes(b"\x80\x81\xfe\x00")
+    result = invoke("run", "--config", tmp_path / "c.json", "--out", tmp_path / "run")
+    assert result.exit_code == 2 and "cannot read it (it is not text)" in result.output, result.output
+
+
+def test_a_number_where_a_config_file_wants_a_path_is_refused(tmp_path):
+    """It became an option value that click handed to os.stat: file descriptor 5, whatever that was."""
+    (tmp_path / "c.toml").write_text("[data_options]\nlabels = 5\n")
+    with pytest.raises(ConfigError, match=r"data_options takes labels \(a file path, text\)"):
+        load_config_file(tmp_path / "c.toml")
+
+
+def test_a_plugin_file_that_does_not_exist_is_a_clean_error(small_mnist_npz, tmp_path):
+    (tmp_path / "c.toml").write_text('steps = 2\nplugin_files = ["nope.py"]\n')
+    result = invoke("run", "--config", tmp_path / "c.toml", "--data", small_mnist_npz, "--batch-size", 8,
+                    "--final-eval-samples", 0, "--quiet", "--out", tmp_path / "run")
+    assert result.exit_code == 1 and "Cannot read the plugin file" in result.output, result.output
+
+
+def test_an_empty_resume_path_does_not_start_a_new_run(monkeypatch):
+    """`--resume ""` (an unset shell variable) started a fresh 20 000-step run in runs/."""
+    monkeypatch.setattr(api, "train", lambda *args, **kwargs: pytest.fail("a new run was started"))
+    result = invoke("run", "--resume", "")
+    assert result.exit_code == 2 and "is empty" in result.output, result.output
+
+
+def test_a_missing_checkpoints_message_gives_an_example_that_exists(small_run):
+    result = invoke("sample", small_run, "--checkpoint", "step_999.pt", "--out", "x.png")
+    assert result.exit_code == 1 and "e.g. --checkpoint step_000006.pt" in result.output, result.output
+
+
+@pytest.mark.parametrize("args, suggestion", [
+    (["compare", "--variants", "nope", "--steps", 2], "`ganlab run --plugin path/to/file.py`"),
+    (["data", "download", "nope"], "`ganlab run --dataset npz --data my.npz`"),
+])
+def test_messages_suggest_options_of_the_command_that_has_them(args, suggestion):
+    result = invoke(*args)
+    assert result.exit_code != 0 and suggestion in result.output, result.output
+
+
+def test_a_checkpoint_of_another_seed_in_the_folder_is_refused(tmp_path):
+    """A folder with another run's checkpoint was sampled, evaluated and resumed without a word."""
+    data = random_dataset()
+    mine = api.train(config(tmp_path, "mine", steps=4), dataset=data, quiet=True)
+    other = api.train(config(tmp_path, "other", steps=4, seed=8), dataset=data, quiet=True)
+    (mine.folder.checkpoint_file(4)).write_bytes(other.folder.checkpoint_file(4).read_bytes())
+    with pytest.raises(CheckpointError, match=r"does not belong to the run in this folder's config.json: it was "
+                                              r"trained with seed 8 \(config.json: 7\)"):
+        api.load_run(mine.folder.path)
+
+
+def test_a_checkpoint_whose_step_is_not_its_names_is_damaged(tmp_path):
+    """step 999 inside step_000004.pt: a resume wrote step_000999.pt beside a log of 4 rows."""
+    run = api.train(config(tmp_path, steps=8), dataset=random_dataset(), quiet=True)
+    path = run.folder.checkpoint_file(8)
+    payload = torch.load(path, weights_only=True)
+    payload["step"] = 999
+    save_checkpoint(path, payload)
+    with pytest.raises(CheckpointError, match=r"holds step 999, but its name says step 8.*step_000004.pt"):
+        api.resume(run.folder.path, dataset=random_dataset(), quiet=True)
+
+
+def test_a_plugins_error_during_training_does_not_suggest_a_resume_that_repeats_it(tmp_path, small_mnist_npz):
+    """A resume runs the run folder's own copy of the plugin: it would fail the same way."""
+    plugin = tmp_path / "broken.py"
+    plugin.write_text('"""A loss that breaks at step 3 (a test plugin; Goodfellow et al. 2014)."""\nimport ganlab\n\n\n'
+                      '@ganlab.hookimpl\ndef ganlab_generator_updated(step):\n    if step == 3:\n'
+                      '        raise RuntimeError("boom")\n')
+    result = invoke("run", "--variant", "gan+broken", "--plugin", plugin, "--data", small_mnist_npz, "--steps", 6,
+                    "--batch-size", 8, "--checkpoint-every", 2, "--final-eval-samples", 0, "--quiet",
+                    "--out", tmp_path / "run")
+    assert result.exit_code == 1 and 'Plugin "broken" failed' in result.output, result.output
+    assert "--resume" not in result.output
