@@ -91,6 +91,10 @@ def check_fields(payload: dict[str, Any]) -> str | None:
             return f"the field {key!r} should map parameter names to tensors"
     if not isinstance(payload.get("plugin_state", {}), dict):
         return "the field 'plugin_state' should be a dict"
+    for key in ("opt_g", "opt_d"):
+        state, groups = payload[key].get("state"), payload[key].get("param_groups")
+        if not (isinstance(state, dict) and isinstance(groups, list) and all(isinstance(g, dict) for g in groups)):
+            return f"the field {key!r} (an optimizer's state) should hold 'state' (a dict) and 'param_groups' (a list)"
     spec = payload["spec"]
     shape = spec.get("image_shape")
     if not isinstance(shape, (list, tuple)) or not shape or not all(whole(d) and d > 0 for d in shape):
@@ -103,6 +107,9 @@ def check_fields(payload: dict[str, Any]) -> str | None:
 def _check_rng(state: dict[str, Any]) -> str | None:
     if not isinstance(state.get("torch"), torch.Tensor) or state["torch"].dtype != torch.uint8:
         return "rng.torch (torch's random state) is missing or not a byte tensor"
+    size = torch.get_rng_state().numel()
+    if state["torch"].shape != (size,):
+        return f"rng.torch (torch's random state) has {state['torch'].numel()} bytes, not {size}"
     numpy_state = state.get("numpy")
     if not (isinstance(numpy_state, (list, tuple)) and len(numpy_state) == 5 and isinstance(numpy_state[0], str)
             and isinstance(numpy_state[1], torch.Tensor) and numpy_state[1].numel() == 624):
@@ -131,9 +138,10 @@ def check_checkpoint_matches(payload: dict[str, Any], config: RunConfig, spec: D
             f"classes, not {tuple(spec.image_shape)} with {spec.num_classes}: it belongs to a run on "
             f"other data. Give a checkpoint from this run folder's checkpoints/."
         )
-    trained_with = payload["config"]
+    # The checkpoint's settings, a missing one at its default (an older ganlab's checkpoint lacks the newer ones).
+    trained_with = {**RunConfig().to_dict(), **payload["config"]}
     differing = [name for name, value in config.to_dict().items()
-                 if name not in RESUMABLE_SETTINGS and name in trained_with and trained_with[name] != value]
+                 if name not in RESUMABLE_SETTINGS and trained_with[name] != value]
     if differing:
         shown = ", ".join(f"{name} {trained_with[name]!r} (config.json: {getattr(config, name)!r})"
                           for name in differing[:3])

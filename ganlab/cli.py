@@ -14,7 +14,7 @@ import click
 from ganlab import api
 from ganlab.config import D_UPDATE_MODES, MAX_SEED, RunConfig, load_config_file
 from ganlab.data import dataset_names, download_dataset, load_dataset
-from ganlab.data.explore import describe, save_examples_grid, save_label_histogram
+from ganlab.data.explore import MAX_EXAMPLES, describe, save_examples_grid, save_label_histogram
 from ganlab.errors import GanlabError, is_out_of_memory
 from ganlab.evaluation import format_table
 from ganlab.loading import TRUST_VARIABLE
@@ -324,7 +324,8 @@ def info(**dataset):
 @data.command()
 @dataset_arguments
 @click.option("--out", required=True, type=click.Path(dir_okay=False), callback=not_empty, help="The .png to write.")
-@click.option("--n", type=positive, default=50, show_default=True, help="How many images (10 a row).")
+@click.option("--n", type=click.IntRange(min=1, max=MAX_EXAMPLES), default=50, show_default=True,
+              help="How many images (10 a row).")
 @click.option("--seed", type=seeds, default=0, show_default=True)
 @user_errors
 def show(out, n, seed, **dataset):

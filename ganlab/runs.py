@@ -326,10 +326,20 @@ def _read_csv(path: Path, what: str) -> list[dict[str, str]]:
 
 
 def spec_from_dict(values: dict[str, Any]) -> DatasetSpec:
-    return DatasetSpec(
-        name=values["name"], image_shape=tuple(int(d) for d in values["image_shape"]),
-        num_classes=int(values["num_classes"]), class_names=tuple(str(n) for n in values["class_names"]),
-    )
+    """The dataset's description in config.json, checked: a wrong value would build wrong networks."""
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+    name, shape, count, names = (values[key] for key in ("name", "image_shape", "num_classes", "class_names"))
+    if not isinstance(name, str):
+        raise ValueError(f"dataset.name should be text, not {name!r}")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(map(whole, shape))):
+        raise ValueError(f"dataset.image_shape should be [channels, height, width], not {shape!r}")
+    if not whole(count):
+        raise ValueError(f"dataset.num_classes should be a whole number >= 1, not {count!r}")
+    if not (isinstance(names, list) and len(names) == count and all(isinstance(n, str) for n in names)):
+        raise ValueError(f"dataset.class_names should be {count} names, not {names!r}")
+    return DatasetSpec(name=name, image_shape=tuple(shape), num_classes=count, class_names=tuple(names))
 
 
 def _csv_text(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -140,6 +141,7 @@ def test_stale_temporary_files_are_removed_by_the_next_writer(tmp_path, capsys):
 INTERRUPT_AT_START = '''
 """Sends SIGINT to its own process when training starts (a test plugin; Goodfellow et al. 2014)."""
 import os
+import re
 import signal
 
 import ganlab
@@ -371,6 +373,10 @@ def test_an_unsafe_checkpoint_is_refused_without_torchs_advice_to_load_it_unsafe
     (lambda c: c["config"].update(plugin_files=[1]), "plugin_files must be a list of file paths"),
     (lambda c: c["config"].update(steps="many"), "steps must be a positive whole number"),
     (lambda c: c.pop("dataset"), "unreadable or incomplete"),
+    # found by rerunning the attack: accepted (a report on "3.5" data), blamed on a plugin, or on the checkpoint
+    (lambda c: c["dataset"].update(name=3.5), "dataset.name should be text, not 3.5"),
+    (lambda c: c["dataset"].update(image_shape={}), "dataset.image_shape should be [channels, height, width]"),
+    (lambda c: c["dataset"].update(num_classes=True), "dataset.num_classes should be a whole number >= 1"),
 ])
 def test_a_damaged_config_json_is_a_clean_error(small_run, tmp_path, edit, message):
     import shutil
@@ -588,8 +594,18 @@ def test_a_checkpoint_of_another_seed_in_the_folder_is_refused(tmp_path):
         api.load_run(mine.folder.path)
 
 
+def test_a_config_json_unlike_every_checkpoint_suggests_no_checkpoint_that_fails_too(tmp_path):
+    run = api.train(config(tmp_path, steps=8), dataset=random_dataset(), quiet=True)
+    saved = json.loads(run.folder.config_file.read_text())
+    saved["config"]["lr"] = 0.1
+    run.folder.config_file.write_text(json.dumps(saved))
+    with pytest.raises(CheckpointError) as error:
+        api.load_run(run.folder.path)
+    assert "or config.json was edited" in str(error.value) and "--checkpoint" not in str(error.value)
+
+
 def test_a_checkpoint_whose_step_is_not_its_names_is_damaged(tmp_path):
-    """step 999 inside step_000004.pt: a resume wrote step_000999.pt beside a log of 4 rows."""
+    """step 999 inside step_000008.pt: a resume believed it, and wrote step_000999.pt beside 8 rows of log."""
     run = api.train(config(tmp_path, steps=8), dataset=random_dataset(), quiet=True)
     path = run.folder.checkpoint_file(8)
     payload = torch.load(path, weights_only=True)
@@ -610,3 +626,29 @@ def test_a_plugins_error_during_training_does_not_suggest_a_resume_that_repeats_
                     "--out", tmp_path / "run")
     assert result.exit_code == 1 and 'Plugin "broken" failed' in result.output, result.output
     assert "--resume" not in result.output
+
+
+def test_data_show_refuses_a_grid_too_big_to_draw(tmp_path):
+    """A titled subplot per image: --n 1000000000000 drew every training image, for hours on MNIST."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.integers(0, 256, (250, 8, 8), dtype=np.uint8), y_train=np.arange(250) % 2)
+    result = invoke("data", "show", "npz", "--data", tmp_path / "d.npz", "--n", 201, "--out", tmp_path / "x.png")
+    assert result.exit_code == 2 and "1<=x<=200" in result.output and not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("field, change, named", [
+    (("opt_g", "state"), "abc", "'opt_g' (an optimizer's state)"),  # was an AttributeError traceback
+    (("opt_d", "param_groups"), [1], "'opt_d' (an optimizer's state)"),
+    (("rng", "torch"), torch.zeros(10, dtype=torch.uint8), "rng.torch (torch's random state) has 10 bytes"),
+    (("config", "seed"), None, "trained with seed None (config.json: 7)"),  # was accepted
+])
+def test_damage_inside_a_checkpoints_fields_is_named(field, change, named, good_checkpoint):
+    folder, payload = good_checkpoint
+    path = Path(folder) / "checkpoints" / "step_000002.pt"
+    original = path.read_bytes()
+    try:
+        torch.save(damaged(payload, field, change), path)
+        with pytest.raises(CheckpointError, match=re.escape(named)):
+            api.load_run(folder)
+    finally:
+        path.write_bytes(original)
