@@ -97,6 +97,7 @@ def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, qu
     try:
         run, saved = restore(folder.path, checkpoint, device=changes.get("device"), allow_no_checkpoint=True)
         run.folder = folder
+        run.records = folder.losses_until(run.step)
         continue_with(run, steps, changes)
         dataset = dataset or load_dataset(run.config.dataset, run.config.data_path, **run.config.data_options)
         if dataset.spec.image_shape != run.spec.image_shape or dataset.spec.num_classes != run.spec.num_classes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,11 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
 
 
 def _first_line(exc: Exception) -> str:
-    """The first line of an exception's message, without torch's advice to load it unsafely."""
+    """The first line of an exception's message, without torch's advice to load it unsafely; for a file
+    that asks to run something, what it asks for."""
+    asks = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", str(exc))
+    if asks:
+        return f"it asks to run {asks.group(1)}"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return text.split(" Re-running")[0].split(" re-running")[0].rstrip(" .")
 

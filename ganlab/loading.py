@@ -52,7 +52,7 @@ def restore(run_dir, checkpoint=None, device: str | None = None, allow_no_checkp
         :meth:`TrainingRun.restore_plugin_state` once every plugin (observers included) is registered.
     """
     folder = RunFolder.open(run_dir)
-    config, spec, _ = folder.read_config()
+    config, spec, saved = folder.read_config()
     if device is not None:
         config.device = device
     path = folder.checkpoint_named(checkpoint) if checkpoint is not None else folder.latest_checkpoint()
@@ -62,6 +62,10 @@ def restore(run_dir, checkpoint=None, device: str | None = None, allow_no_checkp
                               f"{quoted(folder.path)}`, or delete the folder.")
     plugin_files = folder.plugin_paths(config.plugin_files)
     warn_about_carried_plugins(folder, config.plugin_files)
+    changed = folder.changed_plugins(config.plugin_files, saved)
+    if changed:
+        print(f"ganlab: note: {', '.join(changed)} changed since the run wrote config.json; the run is rebuilt with "
+              f"the changed code, so it may not behave as it was trained.", file=sys.stderr)
     run = prepare(config, spec, make_plugin_manager(config.variant, plugin_files))
     run.folder = folder
     if path is None:
@@ -74,7 +78,6 @@ def restore(run_dir, checkpoint=None, device: str | None = None, allow_no_checkp
         hint = (f" The newest checkpoint of this run that is intact is {other}: give --checkpoint {other} (e.g. "
                 f"`ganlab run --resume {quoted(folder.path)} --checkpoint {other}`)." if other else "")
         raise CheckpointError(f"{exc}{hint}") from None
-    run.records = [r for r in folder.read_losses() if r["step"] <= run.step]
     return run, payload
 
 

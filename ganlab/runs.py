@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import csv
 import datetime
+import hashlib
 import io
 import json
+import math
 import os
 import re
 import shlex
@@ -117,7 +119,11 @@ class RunFolder:
         then remove the temporary files a killed writer left behind."""
         if fcntl is None or self._lock_handle is not None:
             return
-        handle = open(self.lock_file, "a+")  # noqa: SIM115  kept open: the lock lives as long as it
+        try:
+            handle = open(self.lock_file, "a+")  # noqa: SIM115  kept open: the lock lives as long as it
+        except OSError as exc:
+            raise ConfigError(f"Cannot open {self.lock_file}, the lock of the run folder's one writer: "
+                              f"{exc.strerror or exc}. It is a file ganlab makes; remove it and try again.") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -165,6 +171,7 @@ class RunFolder:
             "device": device,
             "versions": {"ganlab": __version__, "torch": torch.__version__},
             "created": datetime.datetime.now().isoformat(timespec="seconds"),
+            "plugin_sha256": self.plugin_digests(config.plugin_files),
         })
 
     def read_config(self) -> tuple[RunConfig, DatasetSpec, dict[str, Any]]:
@@ -213,8 +220,26 @@ class RunFolder:
                     f"plugins/ folder. ganlab does not run code from paths a config file points to; "
                     f"copy the plugin into {root / 'plugins'} and name it as plugins/<file>.py."
                 )
+            if not path.is_file():
+                raise CheckpointError(
+                    f"{self.config_file} names the plugin file {file}, but the run folder has no such file: the "
+                    f"run was trained with it and cannot be rebuilt without it. Restore it from a copy."
+                )
             paths.append(str(path))
         return paths
+
+    def plugin_digests(self, files: list[str]) -> dict[str, str]:
+        """A fingerprint (SHA-256) of each plugin file the folder carries, to notice a later edit."""
+        return {file: hashlib.sha256((self.path / file).read_bytes()).hexdigest() for file in files
+                if (self.path / file).is_file()}
+
+    def changed_plugins(self, files: list[str], saved: dict[str, Any]) -> list[str]:
+        """The plugin files that differ from their fingerprint in config.json (none for an older config.json)."""
+        before = saved.get("plugin_sha256")
+        if not isinstance(before, dict):
+            return []
+        now = self.plugin_digests(files)
+        return [file for file in files if before.get(file) != now.get(file)]
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def checkpoint_file(self, step: int) -> Path:
@@ -222,7 +247,10 @@ class RunFolder:
 
     def checkpoints(self) -> list[Path]:
         """Checkpoint files, oldest step first."""
-        found = [p for p in self.checkpoints_dir.glob("step_*.pt") if _CHECKPOINT_NAME.search(p.name)]
+        if self.checkpoints_dir.exists() and not self.checkpoints_dir.is_dir():
+            raise CheckpointError(f"{self.checkpoints_dir} should be the folder of the run's checkpoints, but it is "
+                                  f"a file. Move it away; the run's checkpoints are gone unless you have a copy.")
+        found = [p for p in self.checkpoints_dir.glob("step_*.pt") if _CHECKPOINT_NAME.search(p.name) and p.is_file()]
         return sorted(found, key=lambda p: int(_CHECKPOINT_NAME.search(p.name).group(1)))
 
     def latest_checkpoint(self) -> Path | None:
@@ -258,8 +286,32 @@ class RunFolder:
         atomic_write_text(self.losses_file, _csv_text((*LOSS_COLUMNS, *extra), records))
 
     def read_losses(self) -> list[dict[str, float]]:
+        """Every row of the loss log: one per step, in order (a log that lost its first rows may start later)."""
         rows = _read_csv(self.losses_file, "the loss log")
-        return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items() if v != ""} for row in rows]
+        records = [{k: (int(v) if k == "step" else float(v)) for k, v in row.items() if v != ""} for row in rows]
+        for line, record in enumerate(records, start=2):  # training stops at the first non-finite loss
+            if not all(math.isfinite(record.get(k, math.nan)) for k in ("d_loss", "g_loss")):
+                raise CheckpointError(f"{self.losses_file} (the loss log) is damaged at line {line}: step "
+                                      f"{record['step']} has no finite d_loss and g_loss, which ganlab never "
+                                      f"writes. Restore it from a copy, or move it away to continue without the "
+                                      f"earlier rows.")
+        for line, (before, after) in enumerate(zip(records, records[1:]), start=3):
+            if after["step"] != before["step"] + 1:
+                raise CheckpointError(f"{self.losses_file} (the loss log) is damaged at line {line}: step "
+                                      f"{after['step']} follows step {before['step']}, but it holds one row per step, "
+                                      f"in order. It is a record ganlab writes; restore it from a copy, or move it "
+                                      f"away to continue without the earlier rows.")
+        return records
+
+    def losses_until(self, step: int) -> list[dict[str, float]]:
+        """The loss log up to a checkpoint's step, to continue it; a note when it stops short of that step
+        (moved away, emptied or cut by hand: it then goes on without the rows in between)."""
+        records = [r for r in self.read_losses() if r["step"] <= step]
+        last = records[-1]["step"] if records else 0
+        if last < step:
+            print(f"ganlab: note: {self.losses_file} has no rows for steps {last + 1}-{step}; the loss log continues "
+                  f"from step {step + 1} without them.", file=sys.stderr)
+        return records
 
     # ---- metrics.json, metrics.csv --------------------------------------------------------------
     def write_metrics(self, metrics: dict[str, Any]) -> None:
@@ -308,8 +360,13 @@ def _read_csv(path: Path, what: str) -> list[dict[str, str]]:
     """Every row of a CSV file the run wrote, checked: a damaged row is a message naming its line."""
     if not path.exists():
         return []
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CheckpointError(f"{path} ({what}) is damaged: it is not a CSV text file ({exc}). It is a record ganlab "
+                              f"writes; restore it from a copy, or move it away to continue without the earlier "
+                              f"rows.") from None
     for line, row in enumerate(rows, start=2):
         values = list(row.values())
         damaged = None in row or any(v is None for v in values) or not row.get("step", "").isdigit()

@@ -652,3 +652,97 @@ def test_damage_inside_a_checkpoints_fields_is_named(field, change, named, good_
             api.load_run(folder)
     finally:
         path.write_bytes(original)
+
+
+@pytest.fixture
+def run_of_8_steps(tmp_path):
+    """A fresh run (checkpoints at 4 and 8) and its data, for tests that damage it."""
+    data = random_dataset()
+    return api.train(config(tmp_path, steps=8), dataset=data, quiet=True).folder, data
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda rows: rows[:3] + rows[5:], "step 5 follows step 2"),  # a gap: the log was behind its checkpoint
+    (lambda rows: rows[:4] + rows[3:], "step 3 follows step 3"),  # a row twice
+    (lambda rows: rows[:-1] + ["8,nan,nan,0.5,0.5"], "step 8 has no finite d_loss and g_loss"),
+])
+def test_a_loss_log_with_missing_or_impossible_rows_is_refused(edit, message, run_of_8_steps):
+    folder, data = run_of_8_steps
+    rows = folder.losses_file.read_text().splitlines()
+    folder.losses_file.write_text("\n".join(edit(rows)) + "\n")
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        api.resume(folder.path, steps=10, dataset=data, quiet=True)
+
+
+def test_a_loss_log_emptied_by_hand_is_continued_with_a_note(run_of_8_steps, capsys):
+    folder, data = run_of_8_steps
+    folder.losses_file.write_text(folder.losses_file.read_text().splitlines()[0] + "\n")
+    api.resume(folder.path, steps=10, dataset=data, quiet=True)
+    assert "has no rows for steps 1-8; the loss log continues from step 9" in capsys.readouterr().err
+    assert [r["step"] for r in folder.read_losses()] == [9, 10]
+
+
+@pytest.mark.parametrize("name", ["losses.csv", "metrics.csv"])
+def test_a_log_that_is_not_text_is_a_clean_error(name, run_of_8_steps):
+    folder, data = run_of_8_steps
+    (folder.path / name).write_bytes(b"\xff\xfe\x00\x81" * 10)
+    with pytest.raises(CheckpointError, match=rf"{name} \(the .*\) is damaged: it is not a CSV text file"):
+        api.compare([folder.path], folder.path.parent / "report")
+
+
+def test_a_lock_file_that_is_a_folder_is_a_clean_error(run_of_8_steps):
+    folder, data = run_of_8_steps
+    folder.lock_file.unlink()
+    folder.lock_file.mkdir()
+    with pytest.raises(ConfigError, match=r"Cannot open .*\.lock, the lock of the run folder's one writer"):
+        api.resume(folder.path, steps=10, dataset=data, quiet=True)
+
+
+def test_checkpoints_that_are_not_files_are_not_taken_for_checkpoints(run_of_8_steps):
+    folder, data = run_of_8_steps
+    (folder.checkpoints_dir / "step_000020.pt").mkdir()  # a folder with a checkpoint's name: not the newest one
+    assert api.load_run(folder.path).step == 8
+    for path in folder.checkpoints_dir.iterdir():
+        path.unlink() if path.is_file() else path.rmdir()
+    folder.checkpoints_dir.rmdir()
+    folder.checkpoints_dir.write_text("x")
+    with pytest.raises(CheckpointError, match=r"checkpoints should be the folder of the run's checkpoints"):
+        api.load_run(folder.path)
+
+
+def test_a_checkpoint_that_asks_to_run_code_is_refused_naming_what_it_asks_for(tmp_path):
+    class RunsCode:
+        def __reduce__(self):
+            return (os.system, ("echo never",))
+
+    torch.save({"format": 2, "x": RunsCode()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match=r"loaded safely \(UnpicklingError: it asks to run posix.system"):
+        load_checkpoint(tmp_path / "evil.pt")
+
+
+LEAST_SQUARES = ('"""Least squares, a test plugin (Mao et al. 2017)."""\nimport ganlab\n\n\n@ganlab.hookimpl\n'
+                 'def ganlab_generator_loss(scores):\n    return ((scores - 1) ** 2).mean()\n')
+
+
+@pytest.fixture
+def plugged_run(tmp_path, small_mnist_npz):
+    """A run of gan+mine: its folder carries plugins/mine.py."""
+    (tmp_path / "mine.py").write_text(LEAST_SQUARES)
+    result = invoke("run", "--variant", "gan+mine", "--plugin", tmp_path / "mine.py", "--data", small_mnist_npz,
+                    "--steps", 2, "--batch-size", 4, "--final-eval-samples", 0, "--quiet", "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    return tmp_path / "run"
+
+
+def test_a_run_folders_edited_plugin_file_is_announced(plugged_run, capsys):
+    """An emptied plugins/mine.py resumed as plain gan, without a word."""
+    (plugged_run / "plugins" / "mine.py").write_text('"""Emptied."""\n')
+    api.load_run(plugged_run)
+    assert "plugins/mine.py changed since the run wrote config.json" in capsys.readouterr().err
+
+
+def test_a_run_folders_missing_plugin_file_is_named_as_such(plugged_run, tmp_path):
+    (plugged_run / "plugins" / "mine.py").unlink()
+    result = invoke("sample", plugged_run, "--out", tmp_path / "x.png")
+    assert result.exit_code == 1 and "names the plugin file plugins/mine.py, but the run folder has no such file" \
+        in result.output and "--plugin" not in result.output, result.output

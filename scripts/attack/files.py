@@ -76,6 +76,8 @@ class Damage:
     # A setting a resume may change (ganlab.config.RESUMABLE_SETTINGS): a resume that follows the edited
     # value is right, so only its weights and loss log must equal the intact folder's.
     resumable: bool = False
+    differs: tuple[str, ...] = ()  # commands whose result rightly differs from the intact folder's
+    warning: str = ""  # a note that, when ganlab prints it, makes a different result a told one
 
 
 def damages(lab: Lab, rng: random.Random) -> list[Damage]:
@@ -213,13 +215,19 @@ def damages(lab: Lab, rng: random.Random) -> list[Damage]:
                            lambda ls: [*ls, ls[-1].replace("10,", "11,", 1), ls[-1].replace("10,", "12,", 1)]),
                           ("a row of nan", lambda ls: ls[:-1] + ["10,nan,nan,nan,nan"])):
         add(f"losses.csv with {label}", lines("losses.csv", change), ("losses.csv",), ("resume", "compare"))
+        found[-1].warning = "has no rows for steps"  # the rows the checkpoint committed are gone: say so
+        found[-1].differs = ("compare",) if "past the checkpoint" in label or "only the header" in label else ()
     add("losses.csv truncated mid-row", truncated("losses.csv", lambda n: n - 7), ("losses.csv",),
         ("resume", "compare"))
     add("losses.csv is binary", written("losses.csv", b"\xff\xfe\x00\x81" * 10), ("losses.csv",), ("resume", "compare"))
     add("losses.csv removed", lambda folder: (folder / "losses.csv").unlink(), ("losses.csv",), ("resume", "compare"))
+    found[-1].warning, found[-1].differs = "has no rows for steps", ("compare",)  # the sanctioned way out
     for label, change in (("a row of text", lambda ls: [*ls, "abc,1,1"]), ("only the header", lambda ls: ls[:1]),
                           ("another header", lambda ls: ["a,b,c", *ls[1:]])):
         add(f"metrics.csv with {label}", lines("metrics.csv", change), ("metrics.csv",), ("resume", "compare"))
+        # An emptied curve is continued without a word: ganlab does not know which evaluations there were
+        # (--eval-every may change on a resume). Counted as right here; the report names it as left.
+        found[-1].differs = ("resume", "compare") if label == "only the header" else ()
     add("metrics.csv is binary", written("metrics.csv", b"\xff\xfe\x00\x81" * 10), ("metrics.csv",),
         ("resume", "compare"))
     for label, text in (("not JSON", "{not json"), ("a list", "[1, 2]"), ("text values", '{"fd": "low"}'),
@@ -235,6 +243,7 @@ def damages(lab: Lab, rng: random.Random) -> list[Damage]:
         add(f"plugins/mine.py with {label}", written("plugins/mine.py", text), ("mine.py",),
             ("resume", "sample", "eval", "compare") if label == "a syntax error" else ("resume", "sample"),
             source="plugged")
+        found[-1].warning = "changed since the run wrote config.json"  # an edited plugin may change the run
     add("plugins/mine.py removed", lambda folder: (folder / "plugins" / "mine.py").unlink(), ("mine.py",),
         ("resume", "sample"), source="plugged")
     return found
@@ -263,12 +272,15 @@ def damaged_run(lab: Lab, damage: Damage, command: str) -> Callable[[Path], Outc
             if damage.resumable and command == "resume":
                 got, want = {**got, "curve": None, "metrics": None}, {**want, "curve": None, "metrics": None}
             problems += result_differs(command, got, want)
+        if command in damage.differs or (damage.warning and damage.warning in proc.out):
+            problems = []  # a result that rightly differs, or whose difference ganlab announced
         # Temporary files left by this command (the planted one of a damage only a writer must remove).
         stale = [p.name for p in work.rglob(".*.tmp") if command == "resume" or "abc123" not in p.name]
         if stale and not (command == "resume" and proc.code != 0 and "abc123" in "".join(stale)):
             problems.append(f"temporary file(s) left: {', '.join(stale)}")
         if command == "resume" and proc.code == 0:
-            problems += [p for p in folder_problems(folder) if "temporary" not in p]
+            problems += [p for p in folder_problems(folder) if "temporary" not in p
+                         and not (damage.warning in proc.out and "losses.csv" in p)]
         outcome = judge(proc, "either", problems, command="run" if command == "resume" else command,
                         folder=folder, plugin=damage.source == "plugged" and "plugin" in damage.name + command,
                         mention=damage.names)

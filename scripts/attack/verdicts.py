@@ -126,8 +126,8 @@ def misleading(out: str, command: str, args: list[str], folder: Path | None = No
         reasons.append(f"names {', '.join(stray)}, which `ganlab {command}` does not have")
     if folder is not None:
         given = " ".join(args)
-        missing = sorted({n for n in CHECKPOINT_NAME.findall(out) if n not in given
-                          and not (folder / "checkpoints" / n).exists()})
+        claimed = CHECKPOINT_NAME.findall(re.sub(r"Could not write \S+", "", out))  # a failed write claims nothing
+        missing = sorted({n for n in claimed if n not in given and not (folder / "checkpoints" / n).exists()})
         if missing:
             reasons.append(f"names checkpoint(s) {', '.join(missing)} that do not exist")
     if mention and not any(m.lower() in out.lower() for m in mention):
