@@ -19,7 +19,7 @@ import pluggy
 import torch
 
 from ganlab.checkpoints import set_rng_state
-from ganlab.config import RunConfig
+from ganlab.config import RESUMABLE_SETTINGS, RunConfig
 from ganlab.data import Dataset, load_dataset
 from ganlab.errors import ConfigError
 from ganlab.evaluation import evaluate_samples, has_classifier, measurable, metric_set
@@ -78,7 +78,7 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
 
 # What may change when a run is continued: how long, how often it records, where it runs. The rest
 # (the variant, the data, the optimizer's settings, ...) makes it another run.
-RESUME_CHANGES = ("steps", "keep_checkpoints", "checkpoint_every", "eval_every", "device", "threads", "tensorboard")
+RESUME_CHANGES = RESUMABLE_SETTINGS  # what a resume may change (see ganlab.config)
 
 
 def use_threads(threads: int) -> None:
@@ -114,6 +114,7 @@ def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, qu
     try:
         run, saved = restore(folder.path, checkpoint, device=changes.get("device"), allow_no_checkpoint=True)
         run.folder = folder
+        run.records = folder.losses_until(run.step)
         continue_with(run, steps, changes)
         use_threads(run.config.threads)
         dataset = dataset or load_dataset(run.config.dataset, run.config.data_path, **run.config.data_options)

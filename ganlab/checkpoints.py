@@ -10,11 +10,13 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 from typing import Any
 
 import numpy as np
 import torch
 
+from ganlab.config import RESUMABLE_SETTINGS, RunConfig
 from ganlab.data import DatasetSpec
 from ganlab.errors import CheckpointError
 from ganlab.files import atomic_write_bytes
@@ -64,7 +66,11 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
 
 
 def _first_line(exc: Exception) -> str:
-    """The first line of an exception's message, without torch's advice to load it unsafely."""
+    """The first line of an exception's message, without torch's advice to load it unsafely; for a file
+    that asks to run something, what it asks for."""
+    asks = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", str(exc))
+    if asks:
+        return f"it asks to run {asks.group(1)}"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return text.split(" Re-running")[0].split(" re-running")[0].rstrip(" .")
 
@@ -90,6 +96,10 @@ def check_fields(payload: dict[str, Any]) -> str | None:
             return f"the field {key!r} should map parameter names to tensors"
     if not isinstance(payload.get("plugin_state", {}), dict):
         return "the field 'plugin_state' should be a dict"
+    for key in ("opt_g", "opt_d"):
+        state, groups = payload[key].get("state"), payload[key].get("param_groups")
+        if not (isinstance(state, dict) and isinstance(groups, list) and all(isinstance(g, dict) for g in groups)):
+            return f"the field {key!r} (an optimizer's state) should hold 'state' (a dict) and 'param_groups' (a list)"
     spec = payload["spec"]
     shape = spec.get("image_shape")
     if not isinstance(shape, (list, tuple)) or not shape or not all(whole(d) and d > 0 for d in shape):
@@ -102,6 +112,9 @@ def check_fields(payload: dict[str, Any]) -> str | None:
 def _check_rng(state: dict[str, Any]) -> str | None:
     if not isinstance(state.get("torch"), torch.Tensor) or state["torch"].dtype != torch.uint8:
         return "rng.torch (torch's random state) is missing or not a byte tensor"
+    size = torch.get_rng_state().numel()
+    if state["torch"].shape != (size,):
+        return f"rng.torch (torch's random state) has {state['torch'].numel()} bytes, not {size}"
     numpy_state = state.get("numpy")
     if not (isinstance(numpy_state, (list, tuple)) and len(numpy_state) == 5 and isinstance(numpy_state[0], str)
             and isinstance(numpy_state[1], torch.Tensor) and numpy_state[1].numel() == 624):
@@ -113,8 +126,10 @@ def _check_rng(state: dict[str, Any]) -> str | None:
     return None
 
 
-def check_checkpoint_matches(payload: dict[str, Any], variant: str, spec: DatasetSpec, path) -> None:
-    """Refuse a checkpoint made by another variant or for data of another shape."""
+def check_checkpoint_matches(payload: dict[str, Any], config: RunConfig, spec: DatasetSpec, path) -> None:
+    """Refuse a checkpoint made by another variant, for data of another shape, or by another run (another
+    seed, other settings): continuing it in this folder would mix two runs in one."""
+    variant = config.variant
     if payload["variant"] != variant:
         raise CheckpointError(
             f"Checkpoint {path} was trained with variant \"{payload['variant']}\", but this run folder's "
@@ -127,6 +142,18 @@ def check_checkpoint_matches(payload: dict[str, Any], variant: str, spec: Datase
             f"Checkpoint {path} is for samples {tuple(saved['image_shape'])} with {saved['num_classes']} "
             f"classes, not {tuple(spec.image_shape)} with {spec.num_classes}: it belongs to a run on "
             f"other data. Give a checkpoint from this run folder's checkpoints/."
+        )
+    # The checkpoint's settings, a missing one at its default (an older ganlab's checkpoint lacks the newer ones).
+    trained_with = {**RunConfig().to_dict(), **payload["config"]}
+    differing = [name for name, value in config.to_dict().items()
+                 if name not in RESUMABLE_SETTINGS and trained_with[name] != value]
+    if differing:
+        shown = ", ".join(f"{name} {trained_with[name]!r} (config.json: {getattr(config, name)!r})"
+                          for name in differing[:3])
+        raise CheckpointError(
+            f"Checkpoint {path} does not belong to the run in this folder's config.json: it was trained with "
+            f"{shown}. It is another run's checkpoint, or config.json was edited; give a checkpoint from this "
+            f"run folder's checkpoints/, or restore config.json."
         )
 
 

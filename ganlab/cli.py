@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -11,10 +12,10 @@ from pathlib import Path
 import click
 
 from ganlab import api
-from ganlab.config import D_UPDATE_MODES, RunConfig, load_config_file
+from ganlab.config import D_UPDATE_MODES, MAX_SEED, RunConfig, load_config_file
 from ganlab.data import dataset_names, download_dataset, load_dataset
-from ganlab.data.explore import describe, save_examples_grid, save_label_histogram
-from ganlab.errors import GanlabError
+from ganlab.data.explore import MAX_EXAMPLES, describe, save_examples_grid, save_label_histogram
+from ganlab.errors import GanlabError, is_out_of_memory
 from ganlab.evaluation import format_table
 from ganlab.loading import TRUST_VARIABLE
 from ganlab.plugins import discover_plugins
@@ -33,13 +34,31 @@ def user_errors(command):
             error = click.ClickException(str(exc))
             error.exit_code = exc.exit_code
             raise error from None
-        except MemoryError:
-            raise click.ClickException(
-                "Ran out of memory. Ask for less at once: a smaller --batch-size, fewer samples (--n, "
-                "--final-eval-samples, --eval-samples), or smaller images (--image-size); close other programs "
-                "that use a lot of memory.") from None
+        except (MemoryError, RuntimeError) as exc:  # torch reports a failed allocation as a RuntimeError
+            if not is_out_of_memory(exc):
+                raise
+            less = ASK_FOR_LESS.get(command.__name__, "ask for less at once")
+            raise click.ClickException(f"Ran out of memory{memory_asked(exc)}. Try {less}, or close other "
+                                       f"programs that use a lot of memory.") from None
 
     return wrapper
+
+
+# What makes each command need much memory at once, for the out-of-memory message.
+ASK_FOR_LESS = {
+    "run": "a smaller --batch-size or --latent-dim, fewer --eval-samples or --final-eval-samples, or smaller "
+           "images (--image-size)",
+    "sample": "fewer samples (--n, --per-class)",
+    "eval_command": "fewer samples (--n)",
+    "compare": "fewer samples (--n)",
+    "show": "fewer images (--n)",
+}
+
+
+def memory_asked(exc: BaseException) -> str:
+    """How much one allocation asked for, when torch says so: " (one allocation of 8,000.0 GB)"."""
+    found = re.search(r"allocate (\d+) bytes", str(exc))
+    return f" (one allocation of {int(found.group(1)) / 1e9:,.1f} GB)" if found else ""
 
 
 def parse_settings(values: tuple[str, ...]) -> dict[str, str]:
@@ -60,8 +79,16 @@ def cli():
 
 
 positive = click.IntRange(min=1)
+seeds = click.IntRange(min=0, max=MAX_SEED)
 unit_interval = click.FloatRange(min=0, max=1, max_open=True)
 defaults = RunConfig()
+
+
+def not_empty(context: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An empty path is a mistake (an unset shell variable, say), not a request for the default."""
+    if value == "":
+        raise click.BadParameter("is empty; give a path.")
+    return value
 
 
 def read_config_option(context: click.Context, param: click.Parameter, path: str | None) -> str | None:
@@ -133,17 +160,18 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
               help="2-D toy data: the spread of each mode [default: 2.5x the papers'].")
 @click.option("--watchdog-steps", type=click.IntRange(min=0), default=defaults.watchdog_steps, show_default=True,
               help="Warn when D is near-perfect for this many steps in a row (0 = off).")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Make the run reproducible.")
+@click.option("--seed", type=seeds, default=None, help="Make the run reproducible.")
 @click.option("--device", default=defaults.device, show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
 @click.option("--threads", type=click.IntRange(min=0), default=defaults.threads,
               help="CPU threads for this run [default: one per core]. Give each of several runs sharing the "
                    "cores a share, e.g. --threads 1 for two runs on 2 cores.")
-@click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/<variant>-<time>].")
+@click.option("--out", type=click.Path(file_okay=False), callback=not_empty,
+              help="Run folder [default: runs/<variant>-<time>].")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help="A plugin setting. Repeatable.")
 @click.option("--tensorboard", is_flag=True,
               help='Also write TensorBoard events to <run>/tensorboard/ (pip install "ganlab[tensorboard]").')
 @click.option("--quiet", is_flag=True, help="No progress output.")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), callback=not_empty,
               help="Continue this run folder from its latest checkpoint, with its own settings; only "
                    "--steps, --keep-checkpoints, --checkpoint-every, --eval-every, --device, --tensorboard, "
                    "--quiet and --checkpoint may be given with it.")
@@ -156,7 +184,7 @@ def run(config_file, quiet, settings, resume_dir, checkpoint, trust_plugins, lab
     """Train a GAN variant and write a run folder."""
     context = click.get_current_context()
     given = {name for name in context.params if context.get_parameter_source(name).name != "DEFAULT"}
-    if resume_dir:
+    if resume_dir is not None:
         trust_run_plugins(trust_plugins)
         result = api.resume(resume_dir, quiet=quiet, checkpoint=checkpoint, **resume_changes(given, options))
     else:
@@ -210,7 +238,7 @@ def trust_run_plugins(trust: bool) -> None:
 @click.option("--n", type=positive, default=None, help="How many samples [default: 100].")
 @click.option("--label", type=click.IntRange(min=0), default=None, help="Draw only this class.")
 @click.option("--per-class", type=positive, default=None, help="Draw M samples of every class.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=seeds, default=0, show_default=True)
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="A checkpoint file [default: the latest].")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--trust-plugins", is_flag=True, help="Run the plugin code the run folder carries without the warning.")
@@ -306,9 +334,10 @@ def info(**dataset):
 
 @data.command()
 @dataset_arguments
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .png to write.")
-@click.option("--n", type=positive, default=50, show_default=True, help="How many images (10 a row).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), callback=not_empty, help="The .png to write.")
+@click.option("--n", type=click.IntRange(min=1, max=MAX_EXAMPLES), default=50, show_default=True,
+              help="How many images (10 a row).")
+@click.option("--seed", type=seeds, default=0, show_default=True)
 @user_errors
 def show(out, n, seed, **dataset):
     """Grid of random training images with labels.
@@ -320,7 +349,7 @@ def show(out, n, seed, **dataset):
 
 @data.command()
 @dataset_arguments
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .png to write.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), callback=not_empty, help="The .png to write.")
 @user_errors
 def hist(out, **dataset):
     """Bar chart of images per label.
@@ -353,10 +382,10 @@ def eval_command(run_dir, n, checkpoint, device, trust_plugins, trained_generato
 
 @cli.command()
 @click.argument("run_dirs", nargs=-1, type=click.Path(file_okay=False))
-@click.option("--out", default="report", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", default="report", show_default=True, type=click.Path(file_okay=False), callback=not_empty)
 @click.option("--variants", help="Train these variants first (comma-separated), same seed, data and budget.")
 @click.option("--steps", type=positive, default=defaults.steps, show_default=True, help="With --variants.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=seeds, default=0, show_default=True,
               help="With --variants: the (first) seed.")
 @click.option("--seeds", type=positive, default=1, show_default=True,
               help="With --variants: train each variant with this many seeds (--seed, --seed+1, ...); the report "

@@ -17,6 +17,11 @@ from typing import Any
 from ganlab.errors import ConfigError
 
 D_UPDATE_MODES = ("auto", "joint", "separate")
+MAX_SEED = 2**64 - 1  # the largest seed torch's generators take
+# What may change when a run is continued: how long, how often it records, where it runs. The rest
+# (the variant, the data, the optimizer's settings, the seed, ...) makes it another run.
+RESUMABLE_SETTINGS = ("steps", "keep_checkpoints", "checkpoint_every", "eval_every", "device", "threads",
+                      "tensorboard")
 
 
 @dataclass
@@ -75,6 +80,8 @@ class RunConfig:
                 raise ConfigError(f"{name} must be 0 (off) or a positive whole number, not {value!r}.")
         if not isinstance(self.eval_samples, int) or self.eval_samples < 2:
             raise ConfigError(f"eval_samples must be at least 2, not {self.eval_samples!r}.")
+        if self.final_eval_samples == 1:  # the metrics compare the spread of the samples: one has none
+            raise ConfigError("final_eval_samples must be 0 (no final evaluation) or at least 2, not 1.")
         if not isinstance(self.watchdog_steps, int) or self.watchdog_steps < 0:
             raise ConfigError(f"watchdog_steps must be 0 (off) or a positive number of steps, not "
                               f"{self.watchdog_steps!r}.")
@@ -96,8 +103,8 @@ class RunConfig:
             raise ConfigError(
                 f"d_update must be one of {', '.join(D_UPDATE_MODES)}, not {self.d_update!r}."
             )
-        if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
-            raise ConfigError(f"seed must be a non-negative integer, not {self.seed!r}.")
+        if self.seed is not None and (not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED):
+            raise ConfigError(f"seed must be a whole number from 0 to 2**64 - 1, not {self.seed!r}.")
         return self
 
     def _check_types(self) -> None:
@@ -145,8 +152,10 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror or exc}).") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not text"
+        raise ConfigError(f"--config {path}: cannot read it ({reason or exc}). Give a .toml file or a run "
+                          f"folder's config.json.") from None
     if path.suffix.lower() == ".toml":
         values = _parse_toml(text, path)
     else:
@@ -160,9 +169,23 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise ConfigError(f"--config {path} must hold a table of settings (name = value).")
     check_known_keys(values, f" in {path}")
+    _check_file_types(values, path)
     if "plugin_files" in values and isinstance(values["plugin_files"], list):
         values["plugin_files"] = [str(path.parent / f) if isinstance(f, str) else f for f in values["plugin_files"]]
     return values
+
+
+def _check_file_types(values: dict[str, Any], path: Path) -> None:
+    """Refuse a config file's values of the wrong type now: they become the command's option values,
+    and a number where a path belongs would reach the file system as a file descriptor."""
+    try:
+        RunConfig(**values)._check_types()
+    except (ConfigError, TypeError) as exc:
+        raise ConfigError(f"--config {path}: {exc}") from None
+    options = values.get("data_options", {})
+    if not isinstance(options.get("labels", ""), str) or options.get("image_size", 28) not in (28, 32, 64):
+        raise ConfigError(f"--config {path}: data_options takes labels (a file path, text) and image_size (28, 32 "
+                          f"or 64), not {options!r}.")
 
 
 def _parse_toml(text: str, path: Path) -> dict[str, Any]:

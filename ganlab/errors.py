@@ -40,3 +40,18 @@ class Interrupted(GanlabError):
 
 class WriteError(GanlabError):
     """A file could not be written (a full disk, a size limit, no permission, a path through a file)."""
+
+
+# What torch says when an allocation fails: it raises RuntimeError (on CUDA its subclass
+# torch.OutOfMemoryError), not Python's MemoryError.
+_OUT_OF_MEMORY = ("can't allocate memory", "out of memory", "not enough memory", "std::bad_alloc")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says that memory ran out (Python's MemoryError, or torch's failed allocation).
+
+    Running out of memory is the user's request being too big (a batch, a number of samples), never a
+    plugin's bug: callers turn it into a message about the request.
+    """
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and any(text in str(exc) for text in _OUT_OF_MEMORY))

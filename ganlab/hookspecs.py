@@ -134,7 +134,9 @@ def ganlab_settings() -> dict[str, tuple[Any, str]] | None:
         ``config.settings[name]`` for every hook to read, without a default of their own. Declare
         every setting your hooks read. Two plugins of one variant may declare the same name only
         with the same default (a shared setting, e.g. ``init``); different defaults are a clash,
-        refused when plugins load.
+        refused when plugins load. A value of the right type but out of range (a dropout rate of
+        -5) is for the hook that reads it to refuse with ``ganlab.ConfigError`` naming the setting:
+        an error of another type is reported as a bug of the plugin.
     """
 
 

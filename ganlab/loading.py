@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
+import torch
+
 from ganlab.checkpoints import check_checkpoint_matches, load_checkpoint
+from ganlab.config import RunConfig
+from ganlab.data import DatasetSpec
 from ganlab.errors import CheckpointError
 from ganlab.plugins import make_plugin_manager
 from ganlab.runs import RunFolder, quoted
@@ -47,7 +52,7 @@ def restore(run_dir, checkpoint=None, device: str | None = None, allow_no_checkp
         :meth:`TrainingRun.restore_plugin_state` once every plugin (observers included) is registered.
     """
     folder = RunFolder.open(run_dir)
-    config, spec, _ = folder.read_config()
+    config, spec, saved = folder.read_config()
     if device is not None:
         config.device = device
     path = folder.checkpoint_named(checkpoint) if checkpoint is not None else folder.latest_checkpoint()
@@ -57,21 +62,49 @@ def restore(run_dir, checkpoint=None, device: str | None = None, allow_no_checkp
                               f"{quoted(folder.path)}`, or delete the folder.")
     plugin_files = folder.plugin_paths(config.plugin_files)
     warn_about_carried_plugins(folder, config.plugin_files)
+    changed = folder.changed_plugins(config.plugin_files, saved)
+    if changed:
+        print(f"ganlab: note: {', '.join(changed)} changed since the run wrote config.json; the run is rebuilt with "
+              f"the changed code, so it may not behave as it was trained.", file=sys.stderr)
     run = prepare(config, spec, make_plugin_manager(config.variant, plugin_files))
     run.folder = folder
     if path is None:
         return run, None
     try:
-        payload = load_checkpoint(path, run.device)
-        check_checkpoint_matches(payload, config.variant, spec, path)
+        payload = checked_checkpoint(folder, config, spec, path, run.device)
         run.load_checkpoint(payload, path)
     except CheckpointError as exc:
-        others = [p.name for p in folder.checkpoints() if p.resolve() != path.resolve()]
-        hint = (f" Other checkpoints of this run: {', '.join(others)}; continue from one with `ganlab run "
-                f"--resume {quoted(folder.path)} --checkpoint {others[-1]}`." if others else "")
+        other = usable_checkpoint(folder, config, spec, besides=path)
+        hint = (f" The newest checkpoint of this run that is intact is {other}: give --checkpoint {other} (e.g. "
+                f"`ganlab run --resume {quoted(folder.path)} --checkpoint {other}`)." if other else "")
         raise CheckpointError(f"{exc}{hint}") from None
-    run.records = [r for r in folder.read_losses() if r["step"] <= run.step]
     return run, payload
+
+
+def checked_checkpoint(folder: RunFolder, config: RunConfig, spec: DatasetSpec, path: Path,
+                       device: str | torch.device = "cpu") -> dict[str, Any]:
+    """A checkpoint loaded safely, its fields checked, and checked to be of the run in the folder."""
+    payload = load_checkpoint(path, device)
+    check_checkpoint_matches(payload, config, spec, path)
+    named = folder.step_named(path)
+    if named is not None and named != payload["step"]:
+        raise CheckpointError(f"Checkpoint {path} is damaged: it holds step {payload['step']}, but its name "
+                              f"says step {named}.")
+    return payload
+
+
+def usable_checkpoint(folder: RunFolder, config: RunConfig, spec: DatasetSpec, besides: Path) -> str | None:
+    """The newest checkpoint of the folder other than ``besides`` that passes :func:`checked_checkpoint`
+    (only on the way to an error message: each one tried is loaded)."""
+    for path in reversed(folder.checkpoints()):
+        if path.resolve() == besides.resolve():
+            continue
+        try:
+            checked_checkpoint(folder, config, spec, path)
+        except CheckpointError:
+            continue
+        return path.name
+    return None
 
 
 def load_run(run_dir, checkpoint=None, device: str = "cpu") -> TrainingRun:

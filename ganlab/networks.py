@@ -17,7 +17,7 @@ from torch import nn
 
 from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec
-from ganlab.errors import GanlabError, PluginError
+from ganlab.errors import GanlabError, PluginError, is_out_of_memory
 from ganlab.hookspecs import adversarial_scores
 from ganlab.plugins import answering_plugins, describe_failure
 
@@ -127,6 +127,8 @@ def _guarded(pm, doing: str, call: Callable[[], Any], context: str = "") -> Any:
     except GanlabError:
         raise
     except Exception as exc:  # a plugin's bug is reported as the plugin's, with its message
+        if is_out_of_memory(exc):  # networks too big for the memory: the request's size, not a bug
+            raise MemoryError(str(exc).splitlines()[0]) from exc
         raise PluginError(describe_failure(exc, pm, doing) + context) from exc
 
 

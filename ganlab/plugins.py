@@ -190,7 +190,7 @@ def _unknown_variant_message(name: str, sources: dict[str, PluginSource]) -> str
     hint = f' Did you mean "{close[0]}"?' if close else ""
     return (
         f'Unknown variant "{name}".{hint} Known variants: {known}. Run `ganlab variants` to list '
-        f"them, or load your own with --plugin path/to/file.py."
+        f"them, or load your own with `ganlab run --plugin path/to/file.py`."
     )
 
 

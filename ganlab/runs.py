@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import csv
 import datetime
+import hashlib
 import io
 import json
+import math
 import os
 import re
 import shlex
@@ -122,7 +124,11 @@ class RunFolder:
         then remove the temporary files a killed writer left behind."""
         if fcntl is None or self._lock_handle is not None:
             return
-        handle = open(self.lock_file, "a+")  # noqa: SIM115  kept open: the lock lives as long as it
+        try:
+            handle = open(self.lock_file, "a+")  # noqa: SIM115  kept open: the lock lives as long as it
+        except OSError as exc:
+            raise ConfigError(f"Cannot open {self.lock_file}, the lock of the run folder's one writer: "
+                              f"{exc.strerror or exc}. It is a file ganlab makes; remove it and try again.") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -172,6 +178,7 @@ class RunFolder:
             "torch_threads": torch.get_num_threads(),
             "versions": {"ganlab": __version__, "torch": torch.__version__},
             "created": datetime.datetime.now().isoformat(timespec="seconds"),
+            "plugin_sha256": self.plugin_digests(config.plugin_files),
         })
 
     def read_config(self) -> tuple[RunConfig, DatasetSpec, dict[str, Any]]:
@@ -199,7 +206,12 @@ class RunFolder:
         kept = []
         for file in files:
             target = self.plugins_dir / Path(file).name
-            atomic_write_bytes(target, Path(file).read_bytes())
+            try:
+                code = Path(file).read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"Cannot read the plugin file {file}: {exc.strerror or exc}. Give the path of "
+                                  f"a .py file that exists (--plugin).") from None
+            atomic_write_bytes(target, code)
             kept.append(target.relative_to(self.path).as_posix())
         return kept
 
@@ -215,8 +227,26 @@ class RunFolder:
                     f"plugins/ folder. ganlab does not run code from paths a config file points to; "
                     f"copy the plugin into {root / 'plugins'} and name it as plugins/<file>.py."
                 )
+            if not path.is_file():
+                raise CheckpointError(
+                    f"{self.config_file} names the plugin file {file}, but the run folder has no such file: the "
+                    f"run was trained with it and cannot be rebuilt without it. Restore it from a copy."
+                )
             paths.append(str(path))
         return paths
+
+    def plugin_digests(self, files: list[str]) -> dict[str, str]:
+        """A fingerprint (SHA-256) of each plugin file the folder carries, to notice a later edit."""
+        return {file: hashlib.sha256((self.path / file).read_bytes()).hexdigest() for file in files
+                if (self.path / file).is_file()}
+
+    def changed_plugins(self, files: list[str], saved: dict[str, Any]) -> list[str]:
+        """The plugin files that differ from their fingerprint in config.json (none for an older config.json)."""
+        before = saved.get("plugin_sha256")
+        if not isinstance(before, dict):
+            return []
+        now = self.plugin_digests(files)
+        return [file for file in files if before.get(file) != now.get(file)]
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def checkpoint_file(self, step: int) -> Path:
@@ -224,13 +254,22 @@ class RunFolder:
 
     def checkpoints(self) -> list[Path]:
         """Checkpoint files, oldest step first."""
-        found = [p for p in self.checkpoints_dir.glob("step_*.pt") if _CHECKPOINT_NAME.search(p.name)]
+        if self.checkpoints_dir.exists() and not self.checkpoints_dir.is_dir():
+            raise CheckpointError(f"{self.checkpoints_dir} should be the folder of the run's checkpoints, but it is "
+                                  f"a file. Move it away; the run's checkpoints are gone unless you have a copy.")
+        found = [p for p in self.checkpoints_dir.glob("step_*.pt") if _CHECKPOINT_NAME.search(p.name) and p.is_file()]
         return sorted(found, key=lambda p: int(_CHECKPOINT_NAME.search(p.name).group(1)))
 
     def latest_checkpoint(self) -> Path | None:
         """The newest checkpoint, or None when the run has not reached its first one."""
         found = self.checkpoints()
         return found[-1] if found else None
+
+    @staticmethod
+    def step_named(path: str | os.PathLike) -> int | None:
+        """The step a checkpoint's file name says (``step_002000.pt``: 2000), or None for another name."""
+        found = _CHECKPOINT_NAME.search(Path(path).name)
+        return int(found.group(1)) if found else None
 
     def checkpoint_named(self, name: str | os.PathLike) -> Path:
         """A checkpoint chosen by the user: a path, or a file name or step number in checkpoints/."""
@@ -241,9 +280,11 @@ class RunFolder:
         for candidate in candidates:
             if candidate.is_file():
                 return candidate
-        have = ", ".join(p.name for p in self.checkpoints()) or "none yet"
-        raise CheckpointError(f"No checkpoint {text!r} in {self.path}. Its checkpoints: {have}. Give one of "
-                              f"them (a file name or a step), e.g. --checkpoint step_002000.pt.")
+        have = [p.name for p in self.checkpoints()]
+        if not have:
+            raise CheckpointError(f"No checkpoint {text!r} in {self.path}: it has no checkpoint yet.")
+        raise CheckpointError(f"No checkpoint {text!r} in {self.path}. Its checkpoints: {', '.join(have)}. Give "
+                              f"one of them (a file name or a step), e.g. --checkpoint {have[-1]}.")
 
     # ---- losses.csv -----------------------------------------------------------------------------
     def write_losses(self, records: list[dict[str, float]]) -> None:
@@ -252,8 +293,32 @@ class RunFolder:
         atomic_write_text(self.losses_file, _csv_text((*LOSS_COLUMNS, *extra), records))
 
     def read_losses(self) -> list[dict[str, float]]:
+        """Every row of the loss log: one per step, in order (a log that lost its first rows may start later)."""
         rows = _read_csv(self.losses_file, "the loss log")
-        return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items() if v != ""} for row in rows]
+        records = [{k: (int(v) if k == "step" else float(v)) for k, v in row.items() if v != ""} for row in rows]
+        for line, record in enumerate(records, start=2):  # training stops at the first non-finite loss
+            if not all(math.isfinite(record.get(k, math.nan)) for k in ("d_loss", "g_loss")):
+                raise CheckpointError(f"{self.losses_file} (the loss log) is damaged at line {line}: step "
+                                      f"{record['step']} has no finite d_loss and g_loss, which ganlab never "
+                                      f"writes. Restore it from a copy, or move it away to continue without the "
+                                      f"earlier rows.")
+        for line, (before, after) in enumerate(zip(records, records[1:]), start=3):
+            if after["step"] != before["step"] + 1:
+                raise CheckpointError(f"{self.losses_file} (the loss log) is damaged at line {line}: step "
+                                      f"{after['step']} follows step {before['step']}, but it holds one row per step, "
+                                      f"in order. It is a record ganlab writes; restore it from a copy, or move it "
+                                      f"away to continue without the earlier rows.")
+        return records
+
+    def losses_until(self, step: int) -> list[dict[str, float]]:
+        """The loss log up to a checkpoint's step, to continue it; a note when it stops short of that step
+        (moved away, emptied or cut by hand: it then goes on without the rows in between)."""
+        records = [r for r in self.read_losses() if r["step"] <= step]
+        last = records[-1]["step"] if records else 0
+        if last < step:
+            print(f"ganlab: note: {self.losses_file} has no rows for steps {last + 1}-{step}; the loss log continues "
+                  f"from step {step + 1} without them.", file=sys.stderr)
+        return records
 
     # ---- metrics.json, metrics.csv --------------------------------------------------------------
     def write_metrics(self, metrics: dict[str, Any], trained_generator: bool = False) -> None:
@@ -303,8 +368,13 @@ def _read_csv(path: Path, what: str) -> list[dict[str, str]]:
     """Every row of a CSV file the run wrote, checked: a damaged row is a message naming its line."""
     if not path.exists():
         return []
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CheckpointError(f"{path} ({what}) is damaged: it is not a CSV text file ({exc}). It is a record ganlab "
+                              f"writes; restore it from a copy, or move it away to continue without the earlier "
+                              f"rows.") from None
     for line, row in enumerate(rows, start=2):
         values = list(row.values())
         damaged = None in row or any(v is None for v in values) or not row.get("step", "").isdigit()
@@ -321,11 +391,25 @@ def _read_csv(path: Path, what: str) -> list[dict[str, str]]:
 
 
 def spec_from_dict(values: dict[str, Any]) -> DatasetSpec:
-    return DatasetSpec(
-        name=values["name"], image_shape=tuple(int(d) for d in values["image_shape"]),
-        num_classes=int(values["num_classes"]), class_names=tuple(str(n) for n in values["class_names"]),
-        sample_kind=values.get("sample_kind", "image"),  # runs saved before 2-D data had none
-    )
+    """The dataset's description in config.json, checked: a wrong value would build wrong networks."""
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+    name, shape, count, names = (values[key] for key in ("name", "image_shape", "num_classes", "class_names"))
+    if not isinstance(name, str):
+        raise ValueError(f"dataset.name should be text, not {name!r}")
+    kind = values.get("sample_kind", "image")  # runs saved before 2-D data had none
+    if kind not in ("image", "points"):
+        raise ValueError(f"dataset.sample_kind should be \"image\" or \"points\", not {kind!r}")
+    if not (isinstance(shape, list) and len(shape) == (3 if kind == "image" else 1) and all(map(whole, shape))):
+        wanted = "[channels, height, width]" if kind == "image" else "[dimensions]"
+        raise ValueError(f"dataset.image_shape should be {wanted}, not {shape!r}")
+    if not whole(count):
+        raise ValueError(f"dataset.num_classes should be a whole number >= 1, not {count!r}")
+    if not (isinstance(names, list) and len(names) == count and all(isinstance(n, str) for n in names)):
+        raise ValueError(f"dataset.class_names should be {count} names, not {names!r}")
+    return DatasetSpec(name=name, image_shape=tuple(shape), num_classes=count, class_names=tuple(names),
+                       sample_kind=kind)
 
 
 def _csv_text(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:

@@ -19,7 +19,7 @@ import torch
 
 from ganlab.checkpoints import save_checkpoint
 from ganlab.data import Dataset, to_unit_range
-from ganlab.errors import DivergenceError, GanlabError, Interrupted, PluginError
+from ganlab.errors import DivergenceError, GanlabError, Interrupted, PluginError, WriteError, is_out_of_memory
 from ganlab.figures import save_loss_curve
 from ganlab.interrupts import StopRequest
 from ganlab.plugins import answering_plugins, describe_failure
@@ -90,10 +90,11 @@ def explain_stop(run: TrainingRun, exc: BaseException) -> GanlabError | None:
     if isinstance(exc, KeyboardInterrupt):
         return Interrupted(f"Stopped at once by a second Ctrl-C during step {run.step + 1}, which is lost. "
                            f"{kept}".strip())
-    if isinstance(exc, MemoryError):
-        return GanlabError(f"Ran out of memory during step {run.step + 1}. Try a smaller --batch-size (or "
-                           f"smaller --eval-samples), or close programs that use much memory. {kept}".strip())
-    if isinstance(exc, GanlabError) and not isinstance(exc, DivergenceError) and run.folder:
+    if is_out_of_memory(exc):
+        return GanlabError(f"Ran out of memory during step {run.step + 1}. Start a new run with a smaller "
+                           f"--batch-size (or --eval-samples), or close programs that use much memory and "
+                           f"continue this one. {kept}".strip())
+    if isinstance(exc, WriteError) and run.folder:  # a full disk: once there is room, a resume continues
         return type(exc)(f"{exc} {kept}")
     return None
 
@@ -123,6 +124,8 @@ def checked_train_step(run: TrainingRun, batches: RealBatches, d_steps: int) -> 
     except GanlabError:  # already a message (a divergence, a contract check)
         raise
     except Exception as exc:
+        if is_out_of_memory(exc):  # a batch too big for the memory: the request's size, not a plugin's bug
+            raise MemoryError(str(exc).splitlines()[0]) from exc
         doing = f'training step {run.step + 1} of variant "{run.config.variant}"'
         raise PluginError(describe_failure(exc, run.pm, doing)) from exc
 

@@ -126,7 +126,7 @@ class TrainingRun:
             self.opt_d.load_state_dict(payload["opt_d"])
             if "sampling_generator" in payload and self.sampling_generator is not self.generator:
                 self.sampling_generator.load_state_dict(payload["sampling_generator"])
-        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise CheckpointError(
                 f"Checkpoint {path} does not fit the networks that {self.config.variant} builds "
                 f"({str(exc).splitlines()[0]}). It was made by a different version of the plugin; use "

@@ -32,7 +32,7 @@ import math
 import torch
 from torch import nn
 
-from ganlab import hookimpl
+from ganlab import ConfigError, DataError, hookimpl
 
 D_NORMS = ("batch", "layer", "none")
 
@@ -49,7 +49,7 @@ def ganlab_settings():
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
     require_images(spec.image_shape, "the data")
-    return ConvGenerator(math.prod(input_shape), spec.image_shape, config.settings["g_width"])
+    return ConvGenerator(math.prod(input_shape), spec.image_shape, channels(config, "g_width"))
 
 
 @hookimpl
@@ -57,8 +57,15 @@ def ganlab_discriminator(spec, config, input_shape):
     require_images(input_shape, "its input (after the discriminator's conditioning)")
     norm = config.settings["d_norm"]
     if norm not in D_NORMS:
-        raise ValueError(f"d_norm must be one of {', '.join(D_NORMS)}, not {norm!r}")
-    return ConvDiscriminator(tuple(input_shape), config.settings["d_width"], norm)
+        raise ConfigError(f"d_norm must be one of {', '.join(D_NORMS)}, not {norm!r}: e.g. --set d_norm=layer.")
+    return ConvDiscriminator(tuple(input_shape), channels(config, "d_width"), norm)
+
+
+def channels(config, name: str) -> int:
+    """A width setting, checked: a network needs at least one channel."""
+    if config.settings[name] < 1:
+        raise ConfigError(f"{name} must be at least 1 (channels), not {config.settings[name]!r}: e.g. --set {name}=32.")
+    return config.settings[name]
 
 
 MIN_SIDE = 4  # D's first strided convolution needs at least 4 pixels a side
@@ -67,13 +74,13 @@ MIN_SIDE = 4  # D's first strided convolution needs at least 4 pixels a side
 def require_images(shape: tuple[int, ...], what: str) -> None:
     """Convolutions need images (C, H, W) of at least 4x4 pixels; say so, with the shape that came instead."""
     if len(shape) != 3:
-        raise ValueError(f"dcgan's convolutional networks need images of shape (C, H, W), but {what} has "
-                         f"shape {tuple(shape)}; use an MLP variant (gan, cgan) for this data, or a "
-                         f"conditioning that keeps the image's shape")
+        raise DataError(f"dcgan's convolutional networks need images of shape (C, H, W), but {what} has "
+                        f"shape {tuple(shape)}; use an MLP variant (gan, cgan) for this data, or a "
+                        f"conditioning that keeps the image's shape")
     if min(shape[1:]) < MIN_SIDE:
-        raise ValueError(f"dcgan's convolutional networks need images of at least {MIN_SIDE}x{MIN_SIDE} pixels, "
-                         f"but {what} has {shape[1]}x{shape[2]}; resize the images (--image-size 28, 32 or 64 "
-                         f"for --dataset folder) or use an MLP variant (gan, cgan)")
+        raise DataError(f"dcgan's convolutional networks need images of at least {MIN_SIDE}x{MIN_SIDE} pixels, "
+                        f"but {what} has {shape[1]}x{shape[2]}; resize the images (--image-size 28, 32 or 64 "
+                        f"for --dataset folder) or use an MLP variant (gan, cgan)")
 
 
 def halvings(height: int, width: int) -> int:

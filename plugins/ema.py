@@ -22,7 +22,7 @@ import copy
 import torch
 from torch import nn
 
-from ganlab import hookimpl
+from ganlab import ConfigError, hookimpl
 
 
 @hookimpl
@@ -34,7 +34,7 @@ def ganlab_settings():
 def ganlab_sampling_generator(generator, config):
     decay = config.settings["ema_decay"]
     if not 0 <= decay < 1:
-        raise ValueError(f"ema_decay must be in [0, 1), not {decay!r}: --set ema_decay=0.999")
+        raise ConfigError(f"ema_decay must be in [0, 1), not {decay!r}: e.g. --set ema_decay=0.999.")
     return AveragedGenerator(generator, decay)
 
 

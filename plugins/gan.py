@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from ganlab import hookimpl
+from ganlab import ConfigError, hookimpl
 
 # The settings the MLP networks read; every plugin that builds them declares the ones it reads.
 INIT_SETTING = ("keras", "weight initialisation: keras (Glorot-uniform, zero bias) or torch")
@@ -105,6 +105,8 @@ class MLPDiscriminator(nn.Module):
     def __init__(self, input_size: int, dropout: float = 0.4, init: str = "keras",
                  hidden_layers: tuple[int, ...] = TUTORIAL_D_LAYERS):
         super().__init__()
+        if not 0 <= dropout < 1:
+            raise ConfigError(f"d_dropout must be in [0, 1), not {dropout!r}: e.g. --set d_dropout=0.4.")
         layers: list[nn.Module] = []
         width = input_size
         for index, hidden in enumerate(hidden_layers):
@@ -139,7 +141,7 @@ def init_weights(module: nn.Module, init: str) -> None:
     if init == "torch":
         return
     if init != "keras":
-        raise ValueError(f'init must be "keras" or "torch", not {init!r}')
+        raise ConfigError(f'init must be "keras" or "torch", not {init!r}: e.g. --set init=torch.')
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
             nn.init.xavier_uniform_(layer.weight)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ganlab import hookimpl
+from ganlab import ConfigError, hookimpl
 from ganlab_plugins.acgan import AuxiliaryClassifierDiscriminator
 from ganlab_plugins.gan import SETTINGS, mlp_discriminator, mlp_generator
 
@@ -44,6 +44,9 @@ def ganlab_sample_latent(count, config, device, generator):
     """[noise z (latent_dim) | one-hot categorical code (categories) | continuous codes (U(-1, 1))]."""
     where = device if generator is None else "cpu"
     categories, continuous = config.settings["categories"], config.settings["continuous_codes"]
+    if categories < 1 or continuous < 0:
+        raise ConfigError(f"infogan needs categories >= 1 and continuous_codes >= 0, not {categories} and "
+                          f"{continuous}: e.g. --set categories=10 --set continuous_codes=2.")
     noise = torch.randn(count, config.latent_dim, generator=generator, device=where)
     category = torch.randint(0, categories, (count,), generator=generator, device=where)
     codes = torch.rand(count, continuous, generator=generator, device=where) * 2 - 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 from ganlab import api
 from ganlab.checkpoints import load_checkpoint, save_checkpoint
 from ganlab.cli import cli
-from ganlab.config import RunConfig
+from ganlab.config import RunConfig, load_config_file
 from ganlab.data import load_dataset
 from ganlab.errors import CheckpointError, ConfigError, GanlabError
 from ganlab.runs import RunFolder
@@ -140,6 +141,7 @@ def test_stale_temporary_files_are_removed_by_the_next_writer(tmp_path, capsys):
 INTERRUPT_AT_START = '''
 """Sends SIGINT to its own process when training starts (a test plugin; Goodfellow et al. 2014)."""
 import os
+import re
 import signal
 
 import ganlab
@@ -371,6 +373,10 @@ def test_an_unsafe_checkpoint_is_refused_without_torchs_advice_to_load_it_unsafe
     (lambda c: c["config"].update(plugin_files=[1]), "plugin_files must be a list of file paths"),
     (lambda c: c["config"].update(steps="many"), "steps must be a positive whole number"),
     (lambda c: c.pop("dataset"), "unreadable or incomplete"),
+    # found by rerunning the attack: accepted (a report on "3.5" data), blamed on a plugin, or on the checkpoint
+    (lambda c: c["dataset"].update(name=3.5), "dataset.name should be text, not 3.5"),
+    (lambda c: c["dataset"].update(image_shape={}), "dataset.image_shape should be [channels, height, width]"),
+    (lambda c: c["dataset"].update(num_classes=True), "dataset.num_classes should be a whole number >= 1"),
 ])
 def test_a_damaged_config_json_is_a_clean_error(small_run, tmp_path, edit, message):
     import shutil
@@ -444,11 +450,20 @@ def test_many_samples_go_to_npz_in_bounded_batches(small_run, tmp_path, monkeypa
     (["--lr", "inf"], "lr must be a positive, finite number"),
     (["--set", "d_dropout=nan"], 'Setting "d_dropout" must be a finite number'),
     (["--eval-every", "2", "--dataset", "npz"], "ships one for mnist and fashion-mnist only"),
+    # found by rerunning the attack (scripts/attack_run_folder.py): settings out of range were a plugin's "bug"
+    (["--set", "d_dropout=-5"], "d_dropout must be in [0, 1), not -5.0"),
+    (["--set", "init=nope"], 'init must be "keras" or "torch"'),
+    (["--variant", "dcgan", "--set", "g_width=0"], "g_width must be at least 1"),
+    (["--variant", "gan+ema", "--set", "ema_decay=1.5"], "ema_decay must be in [0, 1)"),
+    (["--variant", "infogan", "--set", "categories=0"], "infogan needs categories >= 1"),
+    (["--final-eval-samples", "1"], "final_eval_samples must be 0 (no final evaluation) or at least 2"),
+    (["--seed", str(2**64)], "0<=x<=18446744073709551615"),
+    (["--out", ""], "is empty"),
 ])
 def test_bad_options_get_messages_that_say_what_is_wrong(args, message, small_mnist_npz, tmp_path):
     result = invoke("run", "--data", small_mnist_npz, "--steps", 2, "--quiet", "--out", tmp_path / "run", *args)
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output, result.output
-    assert "a plugin's hook" not in result.output
+    assert "a plugin's hook" not in result.output and "Fix the plugin" not in result.output
 
 
 def test_dcgan_on_tiny_images_says_to_resize_them(tmp_path):
@@ -457,6 +472,7 @@ def test_dcgan_on_tiny_images_says_to_resize_them(tmp_path):
     result = invoke("run", "--variant", "dcgan", "--dataset", "npz", "--data", tmp_path / "tiny.npz", "--steps", 2,
                     "--quiet", "--out", tmp_path / "run")
     assert result.exit_code == 1 and "at least 4x4 pixels" in result.output and "--image-size" in result.output
+    assert "Fix the plugin" not in result.output  # the data's shape is the cause, not a bug of dcgan
 
 
 def test_sample_of_another_runs_checkpoint_does_not_suggest_a_missing_option(small_run, tmp_path):
@@ -499,3 +515,234 @@ def test_sigterm_stops_between_steps_saves_and_exits_143(tmp_path, small_mnist_n
     assert process.wait(timeout=120) == 143
     stderr = process.stderr.read()
     assert "Traceback" not in stderr and "SIGTERM received" in stderr and RunFolder(out).checkpoints()
+
+
+# --------------------------------------------------------------------------------------------------
+# What the rerun of the attack (scripts/attack_run_folder.py) still found
+# --------------------------------------------------------------------------------------------------
+MEMORY_HOGS = {  # what asks for 8 TB at once, and the option that asked
+    "a batch, in the first step": (["run", "--batch-size", 10**12], "--batch-size"),
+    "the networks, while they are built": (["run", "--latent-dim", 10**12], "--latent-dim"),
+    "the final evaluation, after training": (["run", "--final-eval-samples", 10**12], "--final-eval-samples"),
+    "ganlab sample": (["sample", "RUN", "--n", 10**12, "--out", "x.npz"], "--n"),
+    "ganlab eval": (["eval", "RUN", "--n", 10**12], "--n"),
+}
+
+
+@pytest.mark.parametrize("what", MEMORY_HOGS)
+def test_torchs_failed_allocation_is_a_memory_message_not_a_plugins_bug(what, small_run, small_mnist_npz, tmp_path):
+    """torch reports a failed allocation as a RuntimeError: it was a traceback, or blamed on the plugin."""
+    args, option = MEMORY_HOGS[what]
+    args = [small_run if a == "RUN" else tmp_path / a if a == "x.npz" else a for a in args]
+    if args[0] == "run":
+        args += ["--data", small_mnist_npz, "--steps", 1, "--quiet", "--out", tmp_path / "run"]
+        args += [] if option == "--final-eval-samples" else ["--final-eval-samples", 0]
+    result = invoke(*args)
+    assert result.exit_code == 1 and "Ran out of memory" in result.output, result.output
+    assert option in result.output and "plugin" not in result.output.lower()
+
+
+def test_a_config_file_that_is_not_text_is_a_clean_error(tmp_path):
+    (tmp_path / "c.json").write_bytes(b"\x80\x81\xfe\x00")
+    result = invoke("run", "--config", tmp_path / "c.json", "--out", tmp_path / "run")
+    assert result.exit_code == 2 and "cannot read it (it is not text)" in result.output, result.output
+
+
+def test_a_number_where_a_config_file_wants_a_path_is_refused(tmp_path):
+    """It became an option value that click handed to os.stat: file descriptor 5, whatever that was."""
+    (tmp_path / "c.toml").write_text("[data_options]\nlabels = 5\n")
+    with pytest.raises(ConfigError, match=r"data_options takes labels \(a file path, text\)"):
+        load_config_file(tmp_path / "c.toml")
+
+
+def test_a_plugin_file_that_does_not_exist_is_a_clean_error(small_mnist_npz, tmp_path):
+    (tmp_path / "c.toml").write_text('steps = 2\nplugin_files = ["nope.py"]\n')
+    result = invoke("run", "--config", tmp_path / "c.toml", "--data", small_mnist_npz, "--batch-size", 8,
+                    "--final-eval-samples", 0, "--quiet", "--out", tmp_path / "run")
+    assert result.exit_code == 1 and "Cannot read the plugin file" in result.output, result.output
+
+
+def test_an_empty_resume_path_does_not_start_a_new_run(monkeypatch):
+    """`--resume ""` (an unset shell variable) started a fresh 20 000-step run in runs/."""
+    monkeypatch.setattr(api, "train", lambda *args, **kwargs: pytest.fail("a new run was started"))
+    result = invoke("run", "--resume", "")
+    assert result.exit_code == 2 and "is empty" in result.output, result.output
+
+
+def test_a_missing_checkpoints_message_gives_an_example_that_exists(small_run):
+    result = invoke("sample", small_run, "--checkpoint", "step_999.pt", "--out", "x.png")
+    assert result.exit_code == 1 and "e.g. --checkpoint step_000006.pt" in result.output, result.output
+
+
+@pytest.mark.parametrize("args, suggestion", [
+    (["compare", "--variants", "nope", "--steps", 2], "`ganlab run --plugin path/to/file.py`"),
+    (["data", "download", "nope"], "`ganlab run --dataset npz --data my.npz`"),
+])
+def test_messages_suggest_options_of_the_command_that_has_them(args, suggestion):
+    result = invoke(*args)
+    assert result.exit_code != 0 and suggestion in result.output, result.output
+
+
+def test_a_checkpoint_of_another_seed_in_the_folder_is_refused(tmp_path):
+    """A folder with another run's checkpoint was sampled, evaluated and resumed without a word."""
+    data = random_dataset()
+    mine = api.train(config(tmp_path, "mine", steps=4), dataset=data, quiet=True)
+    other = api.train(config(tmp_path, "other", steps=4, seed=8), dataset=data, quiet=True)
+    (mine.folder.checkpoint_file(4)).write_bytes(other.folder.checkpoint_file(4).read_bytes())
+    with pytest.raises(CheckpointError, match=r"does not belong to the run in this folder's config.json: it was "
+                                              r"trained with seed 8 \(config.json: 7\)"):
+        api.load_run(mine.folder.path)
+
+
+def test_a_config_json_unlike_every_checkpoint_suggests_no_checkpoint_that_fails_too(tmp_path):
+    run = api.train(config(tmp_path, steps=8), dataset=random_dataset(), quiet=True)
+    saved = json.loads(run.folder.config_file.read_text())
+    saved["config"]["lr"] = 0.1
+    run.folder.config_file.write_text(json.dumps(saved))
+    with pytest.raises(CheckpointError) as error:
+        api.load_run(run.folder.path)
+    assert "or config.json was edited" in str(error.value) and "--checkpoint" not in str(error.value)
+
+
+def test_a_checkpoint_whose_step_is_not_its_names_is_damaged(tmp_path):
+    """step 999 inside step_000008.pt: a resume believed it, and wrote step_000999.pt beside 8 rows of log."""
+    run = api.train(config(tmp_path, steps=8), dataset=random_dataset(), quiet=True)
+    path = run.folder.checkpoint_file(8)
+    payload = torch.load(path, weights_only=True)
+    payload["step"] = 999
+    save_checkpoint(path, payload)
+    with pytest.raises(CheckpointError, match=r"holds step 999, but its name says step 8.*step_000004.pt"):
+        api.resume(run.folder.path, dataset=random_dataset(), quiet=True)
+
+
+def test_a_plugins_error_during_training_does_not_suggest_a_resume_that_repeats_it(tmp_path, small_mnist_npz):
+    """A resume runs the run folder's own copy of the plugin: it would fail the same way."""
+    plugin = tmp_path / "broken.py"
+    plugin.write_text('"""A loss that breaks at step 3 (a test plugin; Goodfellow et al. 2014)."""\nimport ganlab\n\n\n'
+                      '@ganlab.hookimpl\ndef ganlab_generator_updated(step):\n    if step == 3:\n'
+                      '        raise RuntimeError("boom")\n')
+    result = invoke("run", "--variant", "gan+broken", "--plugin", plugin, "--data", small_mnist_npz, "--steps", 6,
+                    "--batch-size", 8, "--checkpoint-every", 2, "--final-eval-samples", 0, "--quiet",
+                    "--out", tmp_path / "run")
+    assert result.exit_code == 1 and 'Plugin "broken" failed' in result.output, result.output
+    assert "--resume" not in result.output
+
+
+def test_data_show_refuses_a_grid_too_big_to_draw(tmp_path):
+    """A titled subplot per image: --n 1000000000000 drew every training image, for hours on MNIST."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.integers(0, 256, (250, 8, 8), dtype=np.uint8), y_train=np.arange(250) % 2)
+    result = invoke("data", "show", "npz", "--data", tmp_path / "d.npz", "--n", 201, "--out", tmp_path / "x.png")
+    assert result.exit_code == 2 and "1<=x<=200" in result.output and not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("field, change, named", [
+    (("opt_g", "state"), "abc", "'opt_g' (an optimizer's state)"),  # was an AttributeError traceback
+    (("opt_d", "param_groups"), [1], "'opt_d' (an optimizer's state)"),
+    (("rng", "torch"), torch.zeros(10, dtype=torch.uint8), "rng.torch (torch's random state) has 10 bytes"),
+    (("config", "seed"), None, "trained with seed None (config.json: 7)"),  # was accepted
+])
+def test_damage_inside_a_checkpoints_fields_is_named(field, change, named, good_checkpoint):
+    folder, payload = good_checkpoint
+    path = Path(folder) / "checkpoints" / "step_000002.pt"
+    original = path.read_bytes()
+    try:
+        torch.save(damaged(payload, field, change), path)
+        with pytest.raises(CheckpointError, match=re.escape(named)):
+            api.load_run(folder)
+    finally:
+        path.write_bytes(original)
+
+
+@pytest.fixture
+def run_of_8_steps(tmp_path):
+    """A fresh run (checkpoints at 4 and 8) and its data, for tests that damage it."""
+    data = random_dataset()
+    return api.train(config(tmp_path, steps=8), dataset=data, quiet=True).folder, data
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda rows: rows[:3] + rows[5:], "step 5 follows step 2"),  # a gap: the log was behind its checkpoint
+    (lambda rows: rows[:4] + rows[3:], "step 3 follows step 3"),  # a row twice
+    (lambda rows: rows[:-1] + ["8,nan,nan,0.5,0.5"], "step 8 has no finite d_loss and g_loss"),
+])
+def test_a_loss_log_with_missing_or_impossible_rows_is_refused(edit, message, run_of_8_steps):
+    folder, data = run_of_8_steps
+    rows = folder.losses_file.read_text().splitlines()
+    folder.losses_file.write_text("\n".join(edit(rows)) + "\n")
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        api.resume(folder.path, steps=10, dataset=data, quiet=True)
+
+
+def test_a_loss_log_emptied_by_hand_is_continued_with_a_note(run_of_8_steps, capsys):
+    folder, data = run_of_8_steps
+    folder.losses_file.write_text(folder.losses_file.read_text().splitlines()[0] + "\n")
+    api.resume(folder.path, steps=10, dataset=data, quiet=True)
+    assert "has no rows for steps 1-8; the loss log continues from step 9" in capsys.readouterr().err
+    assert [r["step"] for r in folder.read_losses()] == [9, 10]
+
+
+@pytest.mark.parametrize("name", ["losses.csv", "metrics.csv"])
+def test_a_log_that_is_not_text_is_a_clean_error(name, run_of_8_steps):
+    folder, data = run_of_8_steps
+    (folder.path / name).write_bytes(b"\xff\xfe\x00\x81" * 10)
+    with pytest.raises(CheckpointError, match=rf"{name} \(the .*\) is damaged: it is not a CSV text file"):
+        api.compare([folder.path], folder.path.parent / "report")
+
+
+def test_a_lock_file_that_is_a_folder_is_a_clean_error(run_of_8_steps):
+    folder, data = run_of_8_steps
+    folder.lock_file.unlink()
+    folder.lock_file.mkdir()
+    with pytest.raises(ConfigError, match=r"Cannot open .*\.lock, the lock of the run folder's one writer"):
+        api.resume(folder.path, steps=10, dataset=data, quiet=True)
+
+
+def test_checkpoints_that_are_not_files_are_not_taken_for_checkpoints(run_of_8_steps):
+    folder, data = run_of_8_steps
+    (folder.checkpoints_dir / "step_000020.pt").mkdir()  # a folder with a checkpoint's name: not the newest one
+    assert api.load_run(folder.path).step == 8
+    for path in folder.checkpoints_dir.iterdir():
+        path.unlink() if path.is_file() else path.rmdir()
+    folder.checkpoints_dir.rmdir()
+    folder.checkpoints_dir.write_text("x")
+    with pytest.raises(CheckpointError, match=r"checkpoints should be the folder of the run's checkpoints"):
+        api.load_run(folder.path)
+
+
+def test_a_checkpoint_that_asks_to_run_code_is_refused_naming_what_it_asks_for(tmp_path):
+    class RunsCode:
+        def __reduce__(self):
+            return (os.system, ("echo never",))
+
+    torch.save({"format": 2, "x": RunsCode()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match=r"loaded safely \(UnpicklingError: it asks to run posix.system"):
+        load_checkpoint(tmp_path / "evil.pt")
+
+
+LEAST_SQUARES = ('"""Least squares, a test plugin (Mao et al. 2017)."""\nimport ganlab\n\n\n@ganlab.hookimpl\n'
+                 'def ganlab_generator_loss(scores):\n    return ((scores - 1) ** 2).mean()\n')
+
+
+@pytest.fixture
+def plugged_run(tmp_path, small_mnist_npz):
+    """A run of gan+mine: its folder carries plugins/mine.py."""
+    (tmp_path / "mine.py").write_text(LEAST_SQUARES)
+    result = invoke("run", "--variant", "gan+mine", "--plugin", tmp_path / "mine.py", "--data", small_mnist_npz,
+                    "--steps", 2, "--batch-size", 4, "--final-eval-samples", 0, "--quiet", "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    return tmp_path / "run"
+
+
+def test_a_run_folders_edited_plugin_file_is_announced(plugged_run, capsys):
+    """An emptied plugins/mine.py resumed as plain gan, without a word."""
+    (plugged_run / "plugins" / "mine.py").write_text('"""Emptied."""\n')
+    api.load_run(plugged_run)
+    assert "plugins/mine.py changed since the run wrote config.json" in capsys.readouterr().err
+
+
+def test_a_run_folders_missing_plugin_file_is_named_as_such(plugged_run, tmp_path):
+    (plugged_run / "plugins" / "mine.py").unlink()
+    result = invoke("sample", plugged_run, "--out", tmp_path / "x.png")
+    assert result.exit_code == 1 and "names the plugin file plugins/mine.py, but the run folder has no such file" \
+        in result.output and "--plugin" not in result.output, result.output

@@ -165,8 +165,8 @@ def download_dataset(name: str) -> Path:
     """
     if name not in _DOWNLOADERS:
         raise DataError(f"{name!r} cannot be downloaded: ganlab fetches {', '.join(_DOWNLOADERS)}. "
-                        "The other datasets (idx, folder, npz) are read from your own files given "
-                        "with --data.")
+                        "The other datasets (idx, folder, npz) are read from your own files, e.g. "
+                        "`ganlab data info npz --data my.npz` or `ganlab run --dataset npz --data my.npz`.")
     _resolve(_DOWNLOADERS[name])()
     return cache_path(f"{name}.npz")
 

@@ -64,6 +64,9 @@ def describe(dataset: Dataset) -> str:
     return "\n".join(lines)
 
 
+MAX_EXAMPLES = 200  # a titled subplot each: 20 rows of 10 take matplotlib seconds; 60 000 took it hours
+
+
 def save_examples_grid(dataset: Dataset, path: str | os.PathLike, n: int = 50, seed: int = 0) -> Path:
     """Draw ``n`` random training images (10 per row), each titled with its label, and save the figure.
 
@@ -72,6 +75,8 @@ def save_examples_grid(dataset: Dataset, path: str | os.PathLike, n: int = 50, s
     """
     if dataset.spec.is_points:
         return save_points_scatter(dataset, path, max(n, 1000), seed)
+    if not 1 <= n <= MAX_EXAMPLES:
+        raise DataError(f"A grid of examples shows 1 to {MAX_EXAMPLES} images, not {n}; ask for fewer (--n).")
     n = min(n, len(dataset.x_train))
     picks = np.random.default_rng(seed).choice(len(dataset.x_train), size=n, replace=False)
     cols = min(n, 10)
