@@ -124,7 +124,9 @@ def check_output_shapes(pm, G, D, spec: DatasetSpec, latent: torch.Tensor, devic
 def _guarded(pm, doing: str, call: Callable[[], Any], context: str = "") -> Any:
     try:
         return call()
-    except GanlabError:
+    except GanlabError as exc:  # already a message (e.g. dcgan's "needs images"): add what the hook was given
+        if context and not isinstance(exc, PluginError):
+            exc.args = (f"{str(exc).rstrip()}{context}",)
         raise
     except Exception as exc:  # a plugin's bug is reported as the plugin's, with its message
         if is_out_of_memory(exc):  # networks too big for the memory: the request's size, not a bug

@@ -17,7 +17,7 @@ from ganlab import hookimpl
 from ganlab.api import resume, train
 from ganlab.checkpoints import load_checkpoint
 from ganlab.config import RunConfig
-from ganlab.errors import PluginError
+from ganlab.errors import DataError, PluginError
 from ganlab.loading import load_run
 from ganlab.plugins import make_plugin_manager
 from ganlab.training_run import prepare
@@ -384,10 +384,9 @@ def test_a_network_that_cannot_follow_the_conditioning_says_who_gave_which_shape
         def ganlab_discriminator_conditioning(spec):
             return ConcatOneHot(spec.num_classes)
     ''')
-    with pytest.raises(PluginError) as error:
+    with pytest.raises(DataError) as error:  # dcgan's own message, with what its hook was given
         prepare(config(variant="dcgan+concat"), random_dataset().spec, make_plugin_manager("dcgan+concat", [path]))
     message = str(error.value)
-    assert 'Plugin "dcgan" failed in ganlab_discriminator (' in message
     assert "need images of shape (C, H, W)" in message and "input_shape=(794,)" in message
     assert "concat's ganlab_discriminator_conditioning" in message
 

@@ -571,7 +571,9 @@ def test_an_empty_resume_path_does_not_start_a_new_run(monkeypatch):
 
 def test_a_missing_checkpoints_message_gives_an_example_that_exists(small_run):
     result = invoke("sample", small_run, "--checkpoint", "step_999.pt", "--out", "x.png")
-    assert result.exit_code == 1 and "e.g. --checkpoint step_000006.pt" in result.output, result.output
+    example = re.search(r"e\.g\. --checkpoint (step_\d+\.pt)\.", result.output)
+    assert result.exit_code == 1 and example, result.output
+    assert (Path(small_run) / "checkpoints" / example.group(1)).is_file(), result.output
 
 
 @pytest.mark.parametrize("args, suggestion", [
