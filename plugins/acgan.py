@@ -40,7 +40,7 @@ from ganlab_plugins.gan import SETTINGS, MLPDiscriminator, MLPGenerator
 
 @hookimpl
 def ganlab_settings():
-    return SETTINGS  # the plain GAN's (init, d_dropout): the MLPs read them
+    return SETTINGS  # the plain GAN's (init, d_dropout, d_activation, g_bn_momentum): the MLPs read them
 
 
 @hookimpl
@@ -56,21 +56,24 @@ def ganlab_generator_conditioning(spec, config):
 
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"],
+                        bn_momentum=config.settings["g_bn_momentum"])
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
     return AuxiliaryClassifierDiscriminator(math.prod(input_shape), spec.num_classes,
-                                            config.settings["d_dropout"], config.settings["init"])
+                                            config.settings["d_dropout"], config.settings["init"],
+                                            activation=config.settings["d_activation"])
 
 
 class AuxiliaryClassifierDiscriminator(nn.Module):
     """image -> the plain GAN's MLP trunk (512 features) -> (real/fake logit (N,), class logits (N, K))."""
 
-    def __init__(self, input_size: int, num_classes: int, dropout: float = 0.4, init: str = "keras"):
+    def __init__(self, input_size: int, num_classes: int, dropout: float = 0.4, init: str = "keras",
+                 activation: str = "leaky_relu"):
         super().__init__()
-        mlp = MLPDiscriminator(input_size, dropout, init)
+        mlp = MLPDiscriminator(input_size, dropout, init, activation)
         self.features = mlp.layers[:-1]  # everything before the plain GAN's output layer
         self.adversarial = mlp.layers[-1]  # Linear(512, 1), initialised like the plain GAN's
         self.classes = nn.Linear(self.adversarial.in_features, num_classes)

@@ -43,12 +43,14 @@ def ganlab_discriminator_conditioning(spec, config):
 # The plain GAN's networks and D update. (In ``dcgan+cgan`` the networks of dcgan, asked first, win.)
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"],
+                        bn_momentum=config.settings["g_bn_momentum"])
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
-    return MLPDiscriminator(math.prod(input_shape), config.settings["d_dropout"], config.settings["init"])
+    return MLPDiscriminator(math.prod(input_shape), config.settings["d_dropout"], config.settings["init"],
+                            activation=config.settings["d_activation"])
 
 
 @hookimpl

@@ -15,12 +15,18 @@ import math
 import torch
 from torch import nn
 
-from ganlab import hookimpl
+from ganlab import ConfigError, hookimpl
 
 # The settings the MLP networks read; every plugin that builds them declares the ones it reads.
+# The defaults are the tutorial's; the other values are there to measure what each choice buys
+# (tutorials 2 and 3 do: `--set d_activation=relu`, `--set g_bn_momentum=0.1`, `--set d_dropout=0`).
 INIT_SETTING = ("keras", "weight initialisation: keras (Glorot-uniform, zero bias) or torch")
 DROPOUT_SETTING = (0.4, "dropout rate in the discriminator's last two hidden layers")
-SETTINGS = {"init": INIT_SETTING, "d_dropout": DROPOUT_SETTING}
+D_ACTIVATION_SETTING = ("leaky_relu", "the discriminator's hidden activation: leaky_relu (slope 0.2) or relu")
+G_BN_MOMENTUM_SETTING = (0.2, "PyTorch momentum of G's BatchNorm: 0.2 = Keras's momentum=0.8; "
+                              "PyTorch's default is 0.1")
+SETTINGS = {"init": INIT_SETTING, "d_dropout": DROPOUT_SETTING, "d_activation": D_ACTIVATION_SETTING,
+            "g_bn_momentum": G_BN_MOMENTUM_SETTING}
 
 
 @hookimpl
@@ -40,19 +46,25 @@ def ganlab_discriminator_update():
 
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"],
+                        bn_momentum=config.settings["g_bn_momentum"])
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
-    return MLPDiscriminator(math.prod(input_shape), config.settings["d_dropout"], config.settings["init"])
+    return MLPDiscriminator(math.prod(input_shape), config.settings["d_dropout"], config.settings["init"],
+                            activation=config.settings["d_activation"])
 
 
 class MLPGenerator(nn.Module):
     """noise (N, 100) -> 256 -> 512 -> 1024 -> C*H*W -> tanh -> image (N, C, H, W)."""
 
-    def __init__(self, input_size: int, image_shape: tuple[int, int, int], init: str = "keras"):
+    def __init__(self, input_size: int, image_shape: tuple[int, int, int], init: str = "keras",
+                 bn_momentum: float = 0.2):
         super().__init__()
+        if not 0 <= bn_momentum <= 1:
+            raise ConfigError(f"g_bn_momentum must be between 0 and 1 (PyTorch's weight of each new batch), "
+                              f"not {bn_momentum}. The tutorial's Keras momentum 0.8 is 0.2 here.")
         self.image_shape = tuple(image_shape)
         layers: list[nn.Module] = []
         width = input_size
@@ -60,7 +72,8 @@ class MLPGenerator(nn.Module):
             # Keras's BatchNormalization(momentum=0.8) keeps 0.8 of the old running mean; PyTorch's
             # momentum is the weight of the *new* batch, so it is 0.2 here. (The popular ports write
             # nn.BatchNorm1d(n, 0.8), which sets eps, not momentum.) Keras's epsilon is 1e-3.
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2), nn.BatchNorm1d(hidden, momentum=0.2, eps=1e-3)]
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2),
+                       nn.BatchNorm1d(hidden, momentum=bn_momentum, eps=1e-3)]
             width = hidden
         layers += [nn.Linear(width, math.prod(image_shape)), nn.Tanh()]
         self.layers = nn.Sequential(*layers)
@@ -73,18 +86,32 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """image (N, C, H, W) -> flatten -> 512 -> 512 -> 512 -> 1 logit (no sigmoid: the loss has it)."""
 
-    def __init__(self, input_size: int, dropout: float = 0.4, init: str = "keras"):
+    def __init__(self, input_size: int, dropout: float = 0.4, init: str = "keras",
+                 activation: str = "leaky_relu"):
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Linear(input_size, 512), nn.LeakyReLU(0.2),
-            nn.Linear(512, 512), nn.LeakyReLU(0.2), UniformDropout(dropout),
-            nn.Linear(512, 512), nn.LeakyReLU(0.2), UniformDropout(dropout),
+            nn.Linear(input_size, 512), hidden_activation(activation),
+            nn.Linear(512, 512), hidden_activation(activation), UniformDropout(dropout),
+            nn.Linear(512, 512), hidden_activation(activation), UniformDropout(dropout),
             nn.Linear(512, 1),
         )
         init_weights(self, init)
 
     def forward(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.layers(inputs.flatten(1)).squeeze(1)
+
+
+def hidden_activation(name: str) -> nn.Module:
+    """D's activation: ``leaky_relu`` (the tutorial's LeakyReLU(0.2)) or ``relu``.
+
+    A ReLU passes no gradient for a negative input; LeakyReLU passes 0.2 of it, so G's gradient,
+    which reaches G only *through* D, does not vanish at D's inactive units.
+    """
+    if name == "leaky_relu":
+        return nn.LeakyReLU(0.2)
+    if name == "relu":
+        return nn.ReLU()
+    raise ConfigError(f'd_activation must be "leaky_relu" (the tutorial\'s) or "relu", not {name!r}.')
 
 
 class UniformDropout(nn.Dropout):

@@ -33,7 +33,7 @@ from ganlab_plugins.gan import SETTINGS, MLPGenerator
 @hookimpl
 def ganlab_settings():
     return {
-        **SETTINGS,  # the plain GAN's (init, d_dropout): the MLPs read them
+        **SETTINGS,  # the plain GAN's (init, d_dropout, d_activation, g_bn_momentum): the MLPs read them
         "categories": (10, "values of the categorical code"),
         "continuous_codes": (2, "continuous codes, each drawn from U(-1, 1)"),
         "info_weight": (1.0, "lambda_cat: weight of the categorical code's term"),
@@ -54,7 +54,8 @@ def ganlab_sample_latent(count, config, device, generator):
 
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"],
+                        bn_momentum=config.settings["g_bn_momentum"])
 
 
 @hookimpl
@@ -62,7 +63,7 @@ def ganlab_discriminator(spec, config, input_shape):
     """D's trunk with two heads: the real/fake logit, and Q's guesses of the codes."""
     q_size = config.settings["categories"] + config.settings["continuous_codes"]
     return AuxiliaryClassifierDiscriminator(math.prod(input_shape), q_size, config.settings["d_dropout"],
-                                            config.settings["init"])
+                                            config.settings["init"], activation=config.settings["d_activation"])
 
 
 @hookimpl

@@ -30,7 +30,7 @@ from ganlab_plugins.gan import SETTINGS, MLPDiscriminator, MLPGenerator
 
 @hookimpl
 def ganlab_settings():
-    return SETTINGS  # the plain GAN's (init, d_dropout): the MLPs read them
+    return SETTINGS  # the plain GAN's (init, d_dropout, d_activation, g_bn_momentum): the MLPs read them
 
 
 @hookimpl
@@ -46,21 +46,24 @@ def ganlab_generator_conditioning(spec, config):
 
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"],
+                        bn_momentum=config.settings["g_bn_momentum"])
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
     return ProjectionDiscriminator(math.prod(input_shape), spec.num_classes,
-                                   config.settings["d_dropout"], config.settings["init"])
+                                   config.settings["d_dropout"], config.settings["init"],
+                                   activation=config.settings["d_activation"])
 
 
 class ProjectionDiscriminator(nn.Module):
     """image -> phi (the plain GAN's MLP trunk) -> psi(phi) + <embed(y), phi> -> (N,) logits."""
 
-    def __init__(self, input_size: int, num_classes: int, dropout: float = 0.4, init: str = "keras"):
+    def __init__(self, input_size: int, num_classes: int, dropout: float = 0.4, init: str = "keras",
+                 activation: str = "leaky_relu"):
         super().__init__()
-        mlp = MLPDiscriminator(input_size, dropout, init)
+        mlp = MLPDiscriminator(input_size, dropout, init, activation)
         self.phi = mlp.layers[:-1]  # everything before the plain GAN's output layer
         self.psi = mlp.layers[-1]  # Linear(512, 1)
         self.embed = nn.Embedding(num_classes, self.psi.in_features)
