@@ -91,12 +91,13 @@ def panel_grid(count: int, panel_height: float, columns: int = PANELS_PER_ROW, t
 def draw_losses(ax, records: list[dict[str, float]]) -> None:
     """D's and G's losses against steps on one axis: each step faintly, a moving average on top.
 
-    A curve of one point is drawn as a marker (a line needs two). The y-axis is fitted to the bulk of
-    the values (1st to 99th percentile), so a few spikes do not flatten the curves.
+    A curve of one point is drawn as a marker (a line needs two). The y-axis holds the averaged
+    curves whole and the bulk of the single steps (1st to 99th percentile), so that a few spikes
+    do not flatten the curves.
     """
     steps = np.array([r["step"] for r in records])
     window = max(1, len(records) // 100)
-    shown = []
+    raw, smoothed = [], []
     for key in ("d_loss", "g_loss"):
         values = np.array([r[key] for r in records], dtype=float)
         smooth = moving_average(values, window)
@@ -104,18 +105,21 @@ def draw_losses(ax, records: list[dict[str, float]]) -> None:
             ax.plot(steps, values, color=LOSS_COLOURS[key], alpha=0.2, linewidth=0.5)
         ax.plot(steps[window - 1:], smooth, color=LOSS_COLOURS[key], label=LOSS_NAMES[key],
                 marker="o" if len(smooth) == 1 else None, markersize=7)
-        shown.append(values)
-    ax.set_ylim(*robust_limits(np.concatenate(shown)))
+        raw.append(values)
+        smoothed.append(smooth)
+    ax.set_ylim(*robust_limits(np.concatenate(raw), np.concatenate(smoothed)))
     ax.set_xlim(left=0)
     ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
 
 
-def robust_limits(values: np.ndarray) -> tuple[float, float]:
-    """Axis limits around the 1st to 99th percentile of ``values``, with a margin."""
+def robust_limits(values: np.ndarray, whole: np.ndarray | None = None) -> tuple[float, float]:
+    """Axis limits around the 1st to 99th percentile of ``values`` and all of ``whole``, with a margin."""
     finite = values[np.isfinite(values)]
     if not len(finite):
         return 0.0, 1.0
     low, high = np.percentile(finite, [1, 99])
+    if whole is not None and np.isfinite(whole).any():
+        low, high = min(low, np.nanmin(whole)), max(high, np.nanmax(whole))
     margin = 0.1 * (high - low) or 0.1 * max(abs(high), 1.0)
     return float(low - margin), float(high + margin)
 

@@ -75,11 +75,11 @@ def save_grid(images: torch.Tensor | np.ndarray, path: str | os.PathLike, ncols:
     ax.set_axis_off()
     for index, title in enumerate(titles or []):
         ax.text((index % ncols) * (width + 2) + width / 2, (index // ncols) * (height + row_gap) + row_gap - 1,
-                title, ha="center", va="bottom", fontsize=10)
+                title, ha="center", va="bottom", fontsize=8)
     for row, name in enumerate(row_names or []):  # large enough to read in a report that shows the grid smaller
         ax.text(-4, row_gap + row * (height + row_gap) + height / 2, name, ha="right", va="center", fontsize=14)
     if suptitle:
-        fig.text(0.5, 1 - (margin + title_h / 2) / fig_h, suptitle, ha="center", va="center", fontsize=13)
+        fig.text(0.5, 1 - (margin + title_h / 2) / fig_h, suptitle, ha="center", va="center", fontsize=10)
     atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
 
 

@@ -16,6 +16,7 @@ every function runs (that is what CI checks).
 from __future__ import annotations
 
 import dataclasses
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,17 +211,17 @@ def embeddings(runs: Runs, name: str) -> Figure:
     d_embedding = run.discriminator.conditioning.embedding.weight.detach().cpu()
     g_embedding = run.generator.conditioning.embedding.weight.detach().cpu()
     c, h, w = run.spec.image_shape
-    fig = Figure(figsize=(12, 5.6))
+    fig = Figure(figsize=(12, 5))
     limit = d_embedding.abs().max().item()
-    for k, row in enumerate(d_embedding):
-        ax = fig.add_axes((0.01 + 0.058 * (k % 5), 0.52 - 0.46 * (k // 5), 0.054, 0.36))
+    for k, row in enumerate(d_embedding):  # 1.1-inch masks, two rows of five
+        ax = fig.add_axes((0.01 + (1.15 / 12) * (k % 5), 0.47 - 0.4 * (k // 5), 1.1 / 12, 1.1 / 5))
         ax.imshow(row.view(c, h, w)[0].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_title(f"E_D[{digits[k]}]", fontsize=11)
         ax.set_axis_off()
-    fig.text(0.155, 0.95, "D's embeddings as pixel masks\n(red keeps a pixel, blue flips it)", ha="center",
-             va="center", fontsize=12)
+    fig.text(0.25, 0.92, "D's embeddings as 28 x 28 pixel masks\n(red keeps a pixel, blue flips its sign)",
+             ha="center", va="center", fontsize=12)
     unit = g_embedding / g_embedding.norm(dim=1, keepdim=True)
-    ax = fig.add_axes((0.42, 0.08, 0.4, 0.8))
+    ax = fig.add_axes((0.53, 0.08, 0.36, 0.8))
     image = ax.imshow((unit @ unit.T).numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
     ax.set_xticks(range(len(digits)), digits, fontsize=11)
     ax.set_yticks(range(len(digits)), digits, fontsize=11)
@@ -229,3 +230,17 @@ def embeddings(runs: Runs, name: str) -> Figure:
     fig.text(0.99, 0.02, f"{run.config.variant}, step {run.step}, seed {run.config.seed}", ha="right",
              fontsize=10, color="dimgrey")
     return fig
+
+
+def metrics_table(runs: Runs) -> str:
+    """The reference runs' final metrics (their metrics.json) as a Markdown table, for docs/gallery/README.md."""
+    lines = ["| run | steps | training time | conditional accuracy | classes covered | class KL | FD (MNIST-CNN) "
+             "| precision | recall |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, ref in REFERENCES.items():
+        m = json.loads((runs.path(name) / "metrics.json").read_text())
+        accuracy = m.get("conditional_accuracy")
+        lines.append(f"| `{ref.variant}` | {m['step']:,} | {m['train_seconds'] / 60:.0f} min | "
+                     f"{'—' if accuracy is None else f'{accuracy:.1%}'} | {m['classes_covered']} | "
+                     f"{m['class_kl']:.3f} | {m['fd']:.1f} | {m['precision']:.2f} | {m['recall']:.2f} |")
+    return "\n".join(lines)
+

@@ -1,9 +1,10 @@
 """Draw the figures in ``docs/gallery/``: anyone can rerun this and get the same pictures.
 
-    python scripts/make_gallery.py --runs /work/gallery-runs    # every figure, into docs/gallery/
-    python scripts/make_gallery.py --quick --out /tmp/g         # tiny runs, for CI and tests (seconds)
+    python scripts/make_gallery.py --runs ~/gallery-runs       # every figure, into docs/gallery/
+    python scripts/make_gallery.py --quick --out /tmp/g         # tiny runs, for CI and tests (a minute)
     python scripts/make_gallery.py --runs DIR --only cgan_progress.png   # one figure
     python scripts/make_gallery.py --list                       # the figures this script promises
+    python scripts/make_gallery.py --runs ~/gallery-runs --table  # the runs' metrics, as Markdown
 
 Two kinds of figure:
 
@@ -319,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"train every run {results.QUICK_STEPS} steps (CI)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="draw only these figures")
     parser.add_argument("--list", action="store_true", help="print the figure names and exit")
+    parser.add_argument("--table", action="store_true", help="print the runs' final metrics as Markdown and exit")
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(FIGURES))
@@ -327,7 +329,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs DIR is required: the full-budget runs take hours, so keep them in a folder "
                      "of your choice (outside the repository), where a later call reuses them")
     with tempfile.TemporaryDirectory(prefix="gallery-runs-") as scratch:
-        make_gallery(args.out, results.Runs(args.runs or Path(scratch), args.quick), args.only)
+        runs = results.Runs(args.runs or Path(scratch), args.quick)
+        if args.table:
+            print(results.metrics_table(runs))
+        else:
+            make_gallery(args.out, runs, args.only)
     return 0
 
 
