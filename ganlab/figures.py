@@ -2,6 +2,11 @@
 
 Drawing only: these functions take numbers and paths; loading and evaluating the runs they show is
 :mod:`ganlab.api`'s job.
+
+Every figure is sized in inches for :data:`DPI` and its text in points from :data:`TEXT`, so that it
+reads at the size it is saved: a 13-inch report figure is 1300 pixels wide, and 10-point text is
+about 14 pixels tall in it. A figure that is shrunk after drawing (an image inside an image) loses
+that, which is why the report shows each run's final grid no smaller than about two thirds of its size.
 """
 from __future__ import annotations
 
@@ -13,8 +18,24 @@ import os
 import numpy as np
 from matplotlib.figure import Figure  # a Figure without pyplot: no GUI, no global state
 from matplotlib.image import imread, imsave
+from matplotlib.ticker import MaxNLocator
 
 from ganlab.files import atomic_save
+from ganlab.metrics import HIGHER_IS_BETTER
+from ganlab.mode_metrics import MODE_HIGHER_IS_BETTER
+
+# Which way is better for every metric a curve may show: images' and 2-D points' (they agree where
+# both have a key, such as conditional_accuracy).
+BETTER_DIRECTION = {**HIGHER_IS_BETTER, **MODE_HIGHER_IS_BETTER}
+
+DPI = 100  # every figure here is saved at this resolution
+TEXT = {"heading": 16, "title": 13, "label": 11, "tick": 10, "legend": 10, "note": 10}
+REPORT_WIDTH = 13.0  # inches: every figure of the report is this wide, so the stacked PNG lines up
+PANELS_PER_ROW = 3
+LOSS_COLOURS = {"d_loss": "tab:blue", "g_loss": "tab:orange"}  # as in every run's loss_curve.png
+LOSS_NAMES = {"d_loss": "discriminator", "g_loss": "generator"}
+MARKERS = "os^Dv<>PX"  # one shape per run, so points that land on each other stay visible
+FRACTION_METRICS = ("conditional_accuracy", "precision", "recall")  # drawn on a 0..1 axis
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
@@ -23,36 +44,146 @@ def moving_average(values: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(values, np.ones(window) / window, mode="valid")
 
 
+def save_png(fig: Figure, path: str | os.PathLike) -> None:
+    atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=DPI))
+
+
+def style_axes(ax, title: str = "", xlabel: str = "", ylabel: str = "") -> None:
+    """Titles, axis labels and ticks in the sizes of :data:`TEXT`."""
+    if title:
+        ax.set_title(title, fontsize=TEXT["title"])
+    if xlabel:
+        ax.set_xlabel(xlabel, fontsize=TEXT["label"])
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=TEXT["label"])
+    ax.tick_params(labelsize=TEXT["tick"])
+    ax.grid(alpha=0.25)
+
+
+def set_margins(fig: Figure, left: float, right: float, bottom: float, top: float,
+                columns: int = 1, rows: int = 1, across: float = 0.0, down: float = 0.0) -> None:
+    """Place the axes with margins and gaps given in inches (fixed: quicker than an automatic layout,
+    and the same in every figure). ``across``/``down``: the gaps between panels."""
+    width, height = fig.get_size_inches()
+    panel_w = (width - left - right - (columns - 1) * across) / columns
+    panel_h = (height - bottom - top - (rows - 1) * down) / rows
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
+                        wspace=across / panel_w, hspace=down / panel_h)
+
+
+def panel_grid(count: int, panel_height: float, columns: int = PANELS_PER_ROW, top: float = 0.0,
+               sharex: bool = False) -> tuple[Figure, list]:
+    """A figure :data:`REPORT_WIDTH` wide with ``count`` panels, ``columns`` to a row; spare panels hidden.
+
+    ``top`` inches are left free above the panels for a legend or a note. Each panel's share of the
+    height includes room for a two-line title above it and the x-axis label below it.
+    """
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    fig = Figure(figsize=(REPORT_WIDTH, rows * panel_height + top))
+    axes = list(fig.subplots(rows, columns, squeeze=False, sharex=sharex).flat)
+    title, xlabel = 0.6, 0.55  # inches: a two-line title; tick labels and the axis label
+    set_margins(fig, left=0.85, right=0.2, bottom=xlabel, top=top + title, columns=columns, rows=rows,
+                across=0.95, down=title + xlabel)
+    for ax in axes[count:]:
+        ax.set_axis_off()
+    return fig, axes[:count]
+
+
+# --------------------------------------------------------------------------------------------------
+# Losses
+# --------------------------------------------------------------------------------------------------
+def draw_losses(ax, records: list[dict[str, float]]) -> None:
+    """D's and G's losses against steps on one axis: each step faintly, a moving average on top.
+
+    A curve of one point is drawn as a marker (a line needs two). The y-axis holds the averaged
+    curves whole and the bulk of the single steps (1st to 99th percentile), so that a few spikes
+    do not flatten the curves.
+    """
+    steps = np.array([r["step"] for r in records])
+    window = max(1, len(records) // 100)
+    raw, smoothed = [], []
+    for key in ("d_loss", "g_loss"):
+        values = np.array([r[key] for r in records], dtype=float)
+        smooth = moving_average(values, window)
+        if window > 1:
+            ax.plot(steps, values, color=LOSS_COLOURS[key], alpha=0.2, linewidth=0.5)
+        ax.plot(steps[window - 1:], smooth, color=LOSS_COLOURS[key], label=LOSS_NAMES[key],
+                marker="o" if len(smooth) == 1 else None, markersize=7)
+        raw.append(values)
+        smoothed.append(smooth)
+    ax.set_ylim(*robust_limits(np.concatenate(raw), np.concatenate(smoothed)))
+    ax.set_xlim(left=0)
+    ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+
+
+def robust_limits(values: np.ndarray, whole: np.ndarray | None = None) -> tuple[float, float]:
+    """Axis limits around the 1st to 99th percentile of ``values`` and all of ``whole``, with a margin."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return 0.0, 1.0
+    low, high = np.percentile(finite, [1, 99])
+    if whole is not None and np.isfinite(whole).any():
+        low, high = min(low, np.nanmin(whole)), max(high, np.nanmax(whole))
+    margin = 0.1 * (high - low) or 0.1 * max(abs(high), 1.0)
+    return float(low - margin), float(high + margin)
+
+
 def save_loss_curve(records: list[dict[str, float]], path: str | os.PathLike, title: str = "") -> None:
-    """Both losses against steps: each step faintly, and a moving average on top.
+    """Both losses against steps (see :func:`loss_curve_figure`); nothing is written without records."""
+    if records:
+        save_png(loss_curve_figure(records, title), path)
+
+
+def loss_curve_figure(records: list[dict[str, float]], title: str = "") -> Figure:
+    """Both losses of one run against steps: each step faintly, and a moving average on top.
 
     The tutorial plots only G's loss; D's matters as much (a D loss near 0 means D has won).
     """
-    if not records:
-        return
-    steps = np.array([r["step"] for r in records])
-    fig = Figure(figsize=(7, 3.5))
+    fig = Figure(figsize=(8, 3.8))
     ax = fig.subplots()
+    set_margins(fig, left=0.85, right=0.2, bottom=0.6, top=0.4)
+    draw_losses(ax, records)
     window = max(1, len(records) // 100)
-    for key, name, colour in (("d_loss", "discriminator", "tab:blue"), ("g_loss", "generator", "tab:orange")):
-        values = np.array([r[key] for r in records])
-        ax.plot(steps, values, color=colour, alpha=0.2, linewidth=0.5)
-        ax.plot(steps[window - 1:], moving_average(values, window), color=colour, label=name)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(title or "losses")
-    ax.legend()
-    fig.tight_layout()
-    atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
+    note = f" (lines: mean of {window} steps)" if window > 1 else ""
+    style_axes(ax, title or "losses", xlabel="step" + note, ylabel="loss")
+    ax.legend(fontsize=TEXT["legend"])
+    return fig
 
 
+def losses_figure(runs: list[dict]) -> Figure:
+    """One panel per run, each on its own y-axis, with a note saying why.
+
+    Variants minimise different losses (cross-entropy, a Wasserstein critic's score difference that
+    can sit near -25, a hinge...): on one shared axis the largest would flatten all the others.
+    """
+    shown = [run for run in runs if run["losses"]]
+    if not shown:
+        fig = Figure(figsize=(REPORT_WIDTH, 1))
+        fig.text(0.01, 0.5, "No run has a losses.csv.", fontsize=TEXT["note"], va="center")
+        return fig
+    fig, axes = panel_grid(len(shown), panel_height=3.2, top=0.45, sharex=True)
+    for ax, run in zip(axes, shown):
+        draw_losses(ax, run["losses"])
+        style_axes(ax, run["name"], xlabel="step", ylabel="loss")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper left", ncols=2, fontsize=TEXT["legend"], frameon=False)
+    fig.text(0.99, 1 - 0.22 / fig.get_figheight(), "Each run has its own y-axis: variants minimise different "
+             "losses, so compare shapes, not heights.", ha="right", va="center", fontsize=TEXT["note"],
+             style="italic")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Metric curves
+# --------------------------------------------------------------------------------------------------
 def save_metric_curves(curves: dict[str, list[dict]], path, labels: dict[str, str], against: str = "step") -> None:
     """One panel per metric, one line per run, against ``step`` or wall-clock ``seconds``."""
     shown = shown_metrics(curves, labels)
     if not shown:
         return
     fig = metric_figure(curves, shown, labels, against)
-    atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
+    save_png(fig, path)
 
 
 def shown_metrics(curves: dict[str, list[dict]], labels: dict[str, str]) -> list[str]:
@@ -64,22 +195,65 @@ def as_array(rows: list[dict], key: str) -> np.ndarray:
     return np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
 
 
-def metric_figure(curves, shown, labels, against):
-    ncols = min(3, len(shown))
-    nrows = -(-len(shown) // ncols)
-    fig = Figure(figsize=(4 * ncols, 3 * nrows))
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for ax, metric in zip(axes.flat, shown):
-        for index, (name, rows) in enumerate(curves.items()):  # one colour per run in every panel
-            values = as_array(rows, metric)
-            if np.isfinite(values).any():
-                ax.plot(as_array(rows, against), values, marker="o", markersize=3, label=name, color=f"C{index}")
-        ax.set_title(labels[metric], fontsize=10)
-        ax.set_xlabel("wall-clock seconds" if against == "seconds" else "step")
-        ax.legend(fontsize=8)
-    for ax in list(axes.flat)[len(shown):]:
-        ax.set_axis_off()
-    fig.tight_layout()
+def series_style(index: int) -> dict:
+    """The colour, marker and width of the ``index``-th series: the same in every panel of a figure.
+
+    Each series is drawn a little narrower than the one before, on top of it, so two runs with the
+    same values show as a line inside a line instead of one hiding the other.
+    """
+    return {"color": f"C{index % 10}", "marker": MARKERS[index % len(MARKERS)],
+            "linewidth": max(1.2, 3.6 - 0.6 * index), "zorder": 2 + index}
+
+
+def draw_metric_series(ax, name: str, rows: list[dict], metric: str, against: str, style: dict) -> bool:
+    """One run's curve of ``metric`` in ``ax``; returns False when the run has no value for it.
+
+    A series is one run here. (To show several seeds of one configuration, draw their mean and a
+    band in this function; the panels, axes and legend around it stay as they are.)
+    """
+    values = as_array(rows, metric)
+    known = np.isfinite(values)
+    if not known.any():
+        return False
+    single = known.sum() == 1  # a line needs two points: show a single evaluation as a big marker
+    ax.plot(as_array(rows, against)[known], values[known], label=name, alpha=0.85,
+            markersize=9 if single else 5, **style)
+    return True
+
+
+def style_metric_axes(ax, metric: str, label: str, against: str, missing: list[str]) -> None:
+    """Title with the better direction, axes from 0 (fractions up to 1), and who has no value."""
+    better = "higher is better" if BETTER_DIRECTION.get(metric, True) else "lower is better"
+    style_axes(ax, f"{label}\n({better})", xlabel="wall-clock seconds" if against == "seconds" else "step")
+    ax.set_xlim(left=0)
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    if metric in FRACTION_METRICS:
+        ax.set_ylim(-0.03, 1.03)  # a little below 0, so a marker at 0 is not cut in half
+    else:
+        top = max(ax.get_ylim()[1], 1e-9)
+        ax.set_ylim(-0.03 * top, top)
+        if metric == "classes_covered":
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if missing:
+        ax.text(0.02, 0.04, "no value: " + ", ".join(missing), transform=ax.transAxes,
+                fontsize=TEXT["note"], color="dimgrey", style="italic")
+
+
+def metric_figure(curves: dict[str, list[dict]], shown: list[str], labels: dict[str, str], against: str) -> Figure:
+    """A panel per metric in ``shown``, a series per entry of ``curves`` (same style in every panel),
+    and one legend for the figure."""
+    fig, axes = panel_grid(len(shown), panel_height=3.4, top=0.4)
+    for ax, metric in zip(axes, shown):
+        missing = [name for index, (name, rows) in enumerate(curves.items())
+                   if not draw_metric_series(ax, name, rows, metric, against, series_style(index))]
+        style_metric_axes(ax, metric, labels[metric], against, missing)
+    found = {}
+    for ax in axes:  # every series once, even one that has no value in the first panel
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            found.setdefault(label, handle)
+    names = [name for name in curves if name in found]  # in the order of ``curves``
+    fig.legend([found[name] for name in names], names, loc="upper left", ncols=min(len(names), 6),
+               fontsize=TEXT["legend"], frameon=False)
     return fig
 
 
@@ -103,45 +277,74 @@ def metrics_table(runs: list[dict]) -> tuple[list[str], list[tuple[str, list[str
     return [r["name"] for r in runs], rows
 
 
-def figure_png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    return buffer.getvalue()
+def table_figure(columns: list[str], rows: list[tuple[str, list[str]]]) -> Figure:
+    """The metrics table as a figure, for the PNG (the HTML has a real table); best cells green."""
+    row_height = 0.3  # inches
+    fig = Figure(figsize=(REPORT_WIDTH, row_height * (len(rows) + 1) + 0.1))
+    ax = fig.add_axes((0.01, 0.01, 0.98, 0.98))
+    ax.set_axis_off()
+    first = 0.28  # of the width, for the metric names
+    widths = [first] + [(1 - first) / len(columns)] * len(columns)
+    table = ax.table(cellText=[[label, *cells] for label, cells in rows], colLabels=["metric", *columns],
+                     colWidths=widths, bbox=(0, 0, 1, 1), cellLoc="right")
+    table.auto_set_font_size(False)
+    table.set_fontsize(TEXT["label"])
+    for (row, column), cell in table.get_celld().items():
+        cell.set_edgecolor("#cccccc")
+        cell.get_text().set_horizontalalignment("left" if column == 0 else "right")
+        if row == 0:
+            cell.set_text_props(fontweight="bold")
+        if row > 0 and column > 0 and "★" in cell.get_text().get_text():
+            cell.set_facecolor("#e8f5e9")
+            cell.set_text_props(fontweight="bold")
+    return fig
 
 
-def grids_figure(runs):
-    fig = Figure(figsize=(4.5 * len(runs), 4.8))
-    axes = fig.subplots(1, len(runs), squeeze=False)
-    for ax, run in zip(axes.flat, runs):
+def grids_figure(runs: list[dict]) -> Figure:
+    """Each run's final grid (its ``final_grid.png``), two to a row, at about two thirds of its size.
+
+    A final grid is drawn with its own labels (a row per class); shown much smaller than it was
+    saved, those labels become unreadable, so the report gives each grid half its width.
+    """
+    columns = min(2, len(runs))
+    rows = -(-len(runs) // columns)
+    panel = REPORT_WIDTH / columns
+    fig = Figure(figsize=(REPORT_WIDTH, rows * (panel + 0.45)))
+    for index, run in enumerate(runs):
+        row, column = divmod(index, columns)
+        # Axes placed by hand, in figure fractions: a title band of 0.45 in above each square panel.
+        bottom = 1 - (row + 1) * (panel + 0.45) / fig.get_figheight()
+        ax = fig.add_axes((column / columns, bottom, 1 / columns, panel / fig.get_figheight()))
+        ax.set_axis_off()
         grid = run["folder"].final_grid_file
         if grid.exists():
-            ax.imshow(imread(grid))
-        ax.set_title(run["name"], fontsize=10)
-        ax.set_axis_off()
-    fig.tight_layout()
+            ax.imshow(imread(grid), interpolation="antialiased")  # aspect kept: never cut, only framed
+        else:
+            ax.text(0.5, 0.5, "no final_grid.png", ha="center", va="center", fontsize=TEXT["label"])
+        fig.text((column + 0.5) / columns, bottom + (panel + 0.2) / fig.get_figheight(), run["name"],
+                 ha="center", va="center", fontsize=TEXT["title"], fontweight="bold")
     return fig
 
 
-def losses_figure(runs):
-    fig = Figure(figsize=(11, 3.5))
-    axes = fig.subplots(1, 2, sharex=True)
-    for ax, key, title in ((axes[0], "d_loss", "discriminator loss"), (axes[1], "g_loss", "generator loss")):
-        for run in runs:
-            if run["losses"]:
-                values = np.array([r[key] for r in run["losses"]])
-                window = max(1, len(values) // 100)
-                steps = np.array([r["step"] for r in run["losses"]])[window - 1:]
-                ax.plot(steps, moving_average(values, window), label=run["name"])
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("step")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+def heading_figure(text: str) -> Figure:
+    """A band with a section heading, for the stacked PNG (the HTML has <h2>)."""
+    fig = Figure(figsize=(REPORT_WIDTH, 0.55))
+    fig.text(0.01, 0.4, text, fontsize=TEXT["heading"], fontweight="bold", va="center")
     return fig
+
+
+def figure_png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
 
 
 def report_pages(runs: list[dict]) -> tuple[str, bytes]:
     """The comparison report of loaded runs (see ``ganlab.api.compare``): the HTML page (images
-    embedded, so it opens offline) and the PNG of the same figures stacked."""
+    embedded, so it opens offline) and the PNG of the same figures stacked, each under a heading and
+    the metrics table first."""
+    columns, rows = metrics_table(runs)
+    dataset = runs[0]["dataset"]
     figures = {"Final samples": figure_png(grids_figure(runs)), "Losses": figure_png(losses_figure(runs))}
     curves = {r["name"]: r["curve"] for r in runs if r["curve"]}
     labels = runs[0]["metric_set"].labels
@@ -149,8 +352,12 @@ def report_pages(runs: list[dict]) -> tuple[str, bytes]:
     if shown:
         figures["Metrics against steps"] = figure_png(metric_figure(curves, shown, labels, "step"))
         figures["Metrics against wall-clock seconds"] = figure_png(metric_figure(curves, shown, labels, "seconds"))
-    columns, rows = metrics_table(runs)
-    return render_html(columns, rows, figures, runs[0]["dataset"]), stack_pngs(list(figures.values()))
+    stacked = [figure_png(heading_figure(f"ganlab comparison: metrics on the {dataset} test split "
+                                         "(★ = best of the row)")),
+               figure_png(table_figure(columns, rows))]
+    for title, png in figures.items():
+        stacked += [figure_png(heading_figure(title)), png]
+    return render_html(columns, rows, figures, dataset), stack_pngs(stacked)
 
 
 def stack_pngs(pngs: list[bytes]) -> bytes:

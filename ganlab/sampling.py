@@ -57,22 +57,29 @@ def save_grid(images: torch.Tensor | np.ndarray, path: str | os.PathLike, ncols:
     Drawn as one mosaic with one ``imshow``, which is many times faster than a subplot per image.
     """
     pixels = to_uint8_images(images) if isinstance(images, torch.Tensor) else images
-    n, _, height, width = pixels.shape
-    nrows = math.ceil(n / ncols)
-    cell = 0.9 if titles is None else 1.2
+    _, _, height, width = pixels.shape
     row_gap = height // 3 if titles else 2  # room for a title above each row
-    fig = Figure(figsize=(ncols * 0.9 + (0.8 if row_names else 0.2), nrows * cell + 0.5))
-    ax = fig.add_axes((0.12 if row_names else 0.02, 0.02, 0.86 if row_names else 0.96,
-                       0.88 if suptitle else 0.94))
-    ax.imshow(mosaic(pixels, ncols, row_gap=row_gap), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    picture = mosaic(pixels, ncols, row_gap=row_gap)
+    # Laid out in inches, around the mosaic's own aspect ratio, so nothing is ever cut off or squeezed:
+    # 0.9 in per image across; a band on the left for the row names (wide enough for the longest);
+    # a band on top for the title.
+    margin = 0.1
+    image_w = ncols * 0.9
+    image_h = image_w * picture.shape[0] / picture.shape[1]
+    names_w = 0.25 + 0.13 * max(len(name) for name in row_names) if row_names else 0.0
+    title_h = 0.45 if suptitle else 0.0
+    fig_w, fig_h = margin + names_w + image_w + margin, margin + image_h + title_h + margin
+    fig = Figure(figsize=(fig_w, fig_h))
+    ax = fig.add_axes(((margin + names_w) / fig_w, margin / fig_h, image_w / fig_w, image_h / fig_h))
+    ax.imshow(picture, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     ax.set_axis_off()
     for index, title in enumerate(titles or []):
         ax.text((index % ncols) * (width + 2) + width / 2, (index // ncols) * (height + row_gap) + row_gap - 1,
                 title, ha="center", va="bottom", fontsize=8)
-    for row, name in enumerate(row_names or []):
-        ax.text(-3, row_gap + row * (height + row_gap) + height / 2, name, ha="right", va="center", fontsize=8)
+    for row, name in enumerate(row_names or []):  # large enough to read in a report that shows the grid smaller
+        ax.text(-4, row_gap + row * (height + row_gap) + height / 2, name, ha="right", va="center", fontsize=14)
     if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
+        fig.text(0.5, 1 - (margin + title_h / 2) / fig_h, suptitle, ha="center", va="center", fontsize=10)
     atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
 
 

@@ -18,10 +18,16 @@ from torch import nn
 from ganlab import ConfigError, hookimpl
 
 # The settings the MLP networks read; every plugin that builds them declares the ones it reads.
+# The defaults are the tutorial's; the other values are there to measure what each choice buys
+# (tutorials 2 and 3 do: `--set d_activation=relu`, `--set g_bn_momentum=0.1`, `--set d_dropout=0`).
 INIT_SETTING = ("keras", "weight initialisation: keras (Glorot-uniform, zero bias) or torch")
 DROPOUT_SETTING = (0.4, "dropout rate in the discriminator's last two hidden layers")
+D_ACTIVATION_SETTING = ("leaky_relu", "the discriminator's hidden activation: leaky_relu (slope 0.2) or relu")
+G_BN_MOMENTUM_SETTING = (0.2, "PyTorch momentum of G's BatchNorm: 0.2 = Keras's momentum=0.8; "
+                              "PyTorch's default is 0.1")
 POINTS_WIDTH_SETTING = (128, "units in each of the two hidden layers of G and D when the samples are 2-D points")
-SETTINGS = {"init": INIT_SETTING, "d_dropout": DROPOUT_SETTING, "points_width": POINTS_WIDTH_SETTING}
+SETTINGS = {"init": INIT_SETTING, "d_dropout": DROPOUT_SETTING, "d_activation": D_ACTIVATION_SETTING,
+            "g_bn_momentum": G_BN_MOMENTUM_SETTING, "points_width": POINTS_WIDTH_SETTING}
 
 TUTORIAL_G_LAYERS = (256, 512, 1024)
 TUTORIAL_D_LAYERS = (512, 512, 512)
@@ -66,21 +72,25 @@ def ganlab_discriminator(spec, config, input_shape):
 def mlp_generator(spec, config, input_shape) -> MLPGenerator:
     """The plain GAN's generator for this data (the building block the MLP variants share)."""
     return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"],
-                        hidden_layers(spec, config, "generator"))
+                        hidden_layers(spec, config, "generator"), bn_momentum=config.settings["g_bn_momentum"])
 
 
 def mlp_discriminator(spec, config, input_shape, dropout: float | None = None) -> MLPDiscriminator:
     """The plain GAN's discriminator for this data; ``dropout`` overrides the ``d_dropout`` setting."""
     return MLPDiscriminator(math.prod(input_shape), config.settings["d_dropout"] if dropout is None else dropout,
-                            config.settings["init"], hidden_layers(spec, config, "discriminator"))
+                            config.settings["init"], hidden_layers(spec, config, "discriminator"),
+                            activation=config.settings["d_activation"])
 
 
 class MLPGenerator(nn.Module):
     """noise (N, 100) -> 256 -> 512 -> 1024 -> C*H*W -> tanh -> sample (N, *sample_shape)."""
 
     def __init__(self, input_size: int, image_shape: tuple[int, ...], init: str = "keras",
-                 hidden_layers: tuple[int, ...] = TUTORIAL_G_LAYERS):
+                 hidden_layers: tuple[int, ...] = TUTORIAL_G_LAYERS, bn_momentum: float = 0.2):
         super().__init__()
+        if not 0 <= bn_momentum <= 1:
+            raise ConfigError(f"g_bn_momentum must be between 0 and 1 (PyTorch's weight of each new batch), "
+                              f"not {bn_momentum}. The tutorial's Keras momentum 0.8 is 0.2 here.")
         self.image_shape = tuple(image_shape)
         layers: list[nn.Module] = []
         width = input_size
@@ -88,7 +98,8 @@ class MLPGenerator(nn.Module):
             # Keras's BatchNormalization(momentum=0.8) keeps 0.8 of the old running mean; PyTorch's
             # momentum is the weight of the *new* batch, so it is 0.2 here. (The popular ports write
             # nn.BatchNorm1d(n, 0.8), which sets eps, not momentum.) Keras's epsilon is 1e-3.
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2), nn.BatchNorm1d(hidden, momentum=0.2, eps=1e-3)]
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2),
+                       nn.BatchNorm1d(hidden, momentum=bn_momentum, eps=1e-3)]
             width = hidden
         layers += [nn.Linear(width, math.prod(image_shape)), nn.Tanh()]
         self.layers = nn.Sequential(*layers)
@@ -103,20 +114,34 @@ class MLPDiscriminator(nn.Module):
     every hidden layer but the first, as the tutorial's."""
 
     def __init__(self, input_size: int, dropout: float = 0.4, init: str = "keras",
-                 hidden_layers: tuple[int, ...] = TUTORIAL_D_LAYERS):
+                 hidden_layers: tuple[int, ...] = TUTORIAL_D_LAYERS, activation: str = "leaky_relu"):
         super().__init__()
         if not 0 <= dropout < 1:
             raise ConfigError(f"d_dropout must be in [0, 1), not {dropout!r}: e.g. --set d_dropout=0.4.")
         layers: list[nn.Module] = []
         width = input_size
         for index, hidden in enumerate(hidden_layers):
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)] + ([UniformDropout(dropout)] if index else [])
+            layers += [nn.Linear(width, hidden), hidden_activation(activation)]
+            layers += [UniformDropout(dropout)] if index else []
             width = hidden
         self.layers = nn.Sequential(*layers, nn.Linear(width, 1))
         init_weights(self, init)
 
     def forward(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.layers(inputs.flatten(1)).squeeze(1)
+
+
+def hidden_activation(name: str) -> nn.Module:
+    """D's activation: ``leaky_relu`` (the tutorial's LeakyReLU(0.2)) or ``relu``.
+
+    A ReLU passes no gradient for a negative input; LeakyReLU passes 0.2 of it, so G's gradient,
+    which reaches G only *through* D, does not vanish at D's inactive units.
+    """
+    if name == "leaky_relu":
+        return nn.LeakyReLU(0.2)
+    if name == "relu":
+        return nn.ReLU()
+    raise ConfigError(f'd_activation must be "leaky_relu" (the tutorial\'s) or "relu", not {name!r}.')
 
 
 class UniformDropout(nn.Dropout):

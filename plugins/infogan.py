@@ -31,7 +31,7 @@ from ganlab_plugins.gan import SETTINGS, mlp_discriminator, mlp_generator
 @hookimpl
 def ganlab_settings():
     return {
-        **SETTINGS,  # the plain GAN's (init, d_dropout): the MLPs read them
+        **SETTINGS,  # the plain GAN's (init, d_dropout, d_activation, g_bn_momentum): the MLPs read them
         "categories": (10, "values of the categorical code"),
         "continuous_codes": (2, "continuous codes, each drawn from U(-1, 1)"),
         "info_weight": (1.0, "lambda_cat: weight of the categorical code's term"),

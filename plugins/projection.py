@@ -28,7 +28,7 @@ from ganlab_plugins.gan import SETTINGS, MLPDiscriminator, mlp_discriminator, ml
 
 @hookimpl
 def ganlab_settings():
-    return SETTINGS  # the plain GAN's (init, d_dropout): the MLPs read them
+    return SETTINGS  # the plain GAN's (init, d_dropout, d_activation, g_bn_momentum): the MLPs read them
 
 
 @hookimpl

@@ -1,34 +1,49 @@
 """Draw the figures in ``docs/gallery/``: anyone can rerun this and get the same pictures.
 
-    python scripts/make_gallery.py                      # every figure, into docs/gallery/
-    python scripts/make_gallery.py --quick --out /tmp/g # small budgets, for CI and tests
-    python scripts/make_gallery.py --list               # the figures this script promises
+    python scripts/make_gallery.py --runs ~/gallery-runs       # every figure, into docs/gallery/
+    python scripts/make_gallery.py --quick --out /tmp/g         # tiny runs, for CI and tests (a minute)
+    python scripts/make_gallery.py --runs DIR --only cgan_progress.png   # one figure
+    python scripts/make_gallery.py --list                       # the figures this script promises
+    python scripts/make_gallery.py --runs ~/gallery-runs --table  # the runs' metrics, as Markdown
 
-The figures so far are diagrams drawn by code, from the networks ganlab really builds:
+Two kinds of figure:
 
-* ``gan_data_flow.png``: the plain GAN (``--variant gan``): noise -> G -> image -> D -> one logit;
-* ``cgan_data_flow.png``: the tutorial's cGAN (``--variant cgan``): noise * E_G[label] -> G, and
-  image * E_D[label] -> D;
-* ``training_step.png``: one training step (``ganlab.trainer.train_step``): D on a real batch,
-  D on a fake batch, then G through D with D frozen.
+* **Diagrams** drawn by code, from the networks ganlab really builds (this file):
+  ``gan_data_flow.png`` (noise -> G -> image -> D -> one logit), ``cgan_data_flow.png`` (noise *
+  E_G[label] -> G, and image * E_D[label] -> D) and ``training_step.png`` (D on a real batch, D on a
+  fake batch, then G through D with D frozen).
+* **Reference results** from full runs (``gallery_results.py``): for cgan and gan at the tutorial's
+  20 000 steps and for each zoo variant at 5 000, the progress strip, the final grid and the loss
+  curves; real-vs-fake pictures; cgan's learned label embeddings; ``ganlab compare`` reports.
+
+The runs live in the ``--runs`` folder: a finished run there is reused, a missing one is trained
+(one at a time; the full set takes a few hours on a 2-core CPU, so the committed images are
+regenerated only by hand). ``--quick`` trains every run for a few dozen steps in a temporary folder:
+the pictures are then noise, but every function runs.
 
 Each figure is one function that returns a :class:`matplotlib.figure.Figure` (no pyplot: no global
-state, no GUI backend), registered in :data:`FIGURES`. ``--quick`` is for figures that train or sample
-(reference results from full runs): it shrinks their budget so the whole script runs in seconds. The
-diagrams train nothing and are drawn the same either way.
+state, no GUI backend), registered in :data:`FIGURES`.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import io
 import sys
+import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from PIL import Image
 
 from ganlab.files import atomic_save
+
+import gallery_results as results
+from gallery_results import Runs
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "gallery"
@@ -119,7 +134,7 @@ def digit_tile(ax, x: float, y: float, size: float, digit: str, caption: str = "
 # ------------------------------------------------------------------------------------------------
 # The figures
 # ------------------------------------------------------------------------------------------------
-def gan_data_flow(quick: bool) -> Figure:
+def gan_data_flow(runs: Runs) -> Figure:
     """The plain GAN, as ``plugins/gan.py`` builds it: noise -> G -> image -> D -> one logit."""
     fig, ax = canvas(10.5, 4.5, "The plain GAN (--variant gan): data flow")
     rng = np.random.default_rng(0)
@@ -148,7 +163,7 @@ def gan_data_flow(quick: bool) -> Figure:
     return fig
 
 
-def cgan_data_flow(quick: bool) -> Figure:
+def cgan_data_flow(runs: Runs) -> Figure:
     """The tutorial's cGAN, as ``plugins/cgan.py`` builds it: the label enters by multiplication."""
     fig, ax = canvas(10.5, 5.6, "The tutorial's cGAN (--variant cgan): the label multiplies both inputs")
     rng = np.random.default_rng(1)
@@ -198,7 +213,7 @@ def cgan_data_flow(quick: bool) -> Figure:
     return fig
 
 
-def training_step(quick: bool) -> Figure:
+def training_step(runs: Runs) -> Figure:
     """One step of ``ganlab.trainer.train_step`` for gan/cgan (``d_update="separate"``)."""
     fig, ax = canvas(11.5, 4.9, "One training step (ganlab.trainer.train_step), for gan and cgan")
     gradient = "#b03030"
@@ -243,21 +258,45 @@ def training_step(quick: bool) -> Figure:
     return fig
 
 
-# Every figure the gallery holds: file name -> the function that draws it (taking ``quick``).
-FIGURES: dict[str, Callable[[bool], Figure]] = {
+# Every figure the gallery holds: file name -> the function that draws it, given the reference runs. A
+# function returns a Figure, or the pixels of a picture that is already an image (a run's own PNGs).
+FIGURES: dict[str, Callable[[Runs], Figure | np.ndarray]] = {
     "gan_data_flow.png": gan_data_flow,
     "cgan_data_flow.png": cgan_data_flow,
     "training_step.png": training_step,
+    "cgan_real_vs_fake.png": lambda runs: results.real_vs_fake(runs, "cgan"),
+    "gan_real_vs_fake.png": lambda runs: results.real_vs_fake(runs, "gan"),
+    "cgan_embeddings.png": lambda runs: results.embeddings(runs, "cgan"),
+    "report_gan_vs_cgan.png": lambda runs: results.report(runs, ["gan", "cgan"]),
+    "report_zoo.png": lambda runs: results.report(runs, results.ZOO),
 }
+for _name in results.REFERENCES:  # three figures of every reference run
+    FIGURES[f"{_name}_progress.png"] = functools.partial(results.progress, name=_name)
+    FIGURES[f"{_name}_final_grid.png"] = functools.partial(results.final_grid, name=_name)
+    FIGURES[f"{_name}_losses.png"] = functools.partial(results.losses, name=_name)
 
 
-def save(fig: Figure, path: Path) -> Path:
-    """Write ``fig`` as a PNG, atomically (no half-written image if interrupted)."""
-    atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=DPI))
+def save(drawn: Figure | np.ndarray, path: Path, small: bool = True) -> Path:
+    """Write a figure, or pixels (floats in 0..1), as a PNG, atomically.
+
+    ``small``: reduce the picture to a palette of at most 256 colours and compress it harder. Line
+    plots and greyscale digits lose nothing visible, and the file shrinks to a third or less, which
+    matters for images the repository carries; it takes a few seconds, which quick mode (whose
+    pictures nobody keeps) saves. (Pillow comes with matplotlib, which writes its PNGs with it.)
+    """
+    if isinstance(drawn, Figure):
+        buffer = io.BytesIO()
+        drawn.savefig(buffer, format="png", dpi=DPI)
+        picture = Image.open(buffer)
+    else:
+        picture = Image.fromarray((np.clip(drawn[..., :3], 0, 1) * 255).round().astype(np.uint8))
+    if small:
+        picture = picture.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    atomic_save(path, lambda handle: picture.save(handle, format="png", optimize=small))
     return path
 
 
-def make_gallery(out: Path, quick: bool = False, only: list[str] | None = None) -> list[Path]:
+def make_gallery(out: Path, runs: Runs, only: list[str] | None = None) -> list[Path]:
     """Draw every figure (or those in ``only``) into ``out``; returns the paths written."""
     unknown = sorted(set(only or []) - set(FIGURES))
     if unknown:
@@ -266,22 +305,35 @@ def make_gallery(out: Path, quick: bool = False, only: list[str] | None = None) 
     for name, draw in FIGURES.items():
         if only and name not in only:
             continue
-        written.append(save(draw(quick), out / name))
-        print(f"wrote {written[-1]} ({written[-1].stat().st_size / 1024:.0f} KB)")
+        started = time.perf_counter()
+        written.append(save(draw(runs), out / name, small=not runs.quick))
+        print(f"wrote {written[-1]} ({written[-1].stat().st_size / 1024:.0f} KB, "
+              f"{time.perf_counter() - started:.1f} s)", flush=True)
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"folder to write into [{DEFAULT_OUT}]")
-    parser.add_argument("--quick", action="store_true", help="small budgets for the figures that train (CI)")
+    parser.add_argument("--runs", type=Path, help="folder of the reference runs: finished ones are reused, missing "
+                        "ones trained into it [a temporary folder with --quick; required otherwise]")
+    parser.add_argument("--quick", action="store_true", help=f"train every run {results.QUICK_STEPS} steps (CI)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="draw only these figures")
     parser.add_argument("--list", action="store_true", help="print the figure names and exit")
+    parser.add_argument("--table", action="store_true", help="print the runs' final metrics as Markdown and exit")
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(FIGURES))
         return 0
-    make_gallery(args.out, args.quick, args.only)
+    if args.runs is None and not args.quick:
+        parser.error("--runs DIR is required: the full-budget runs take hours, so keep them in a folder "
+                     "of your choice (outside the repository), where a later call reuses them")
+    with tempfile.TemporaryDirectory(prefix="gallery-runs-") as scratch:
+        runs = results.Runs(args.runs or Path(scratch), args.quick)
+        if args.table:
+            print(results.metrics_table(runs))
+        else:
+            make_gallery(args.out, runs, args.only)
     return 0
 
 

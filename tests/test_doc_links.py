@@ -75,6 +75,34 @@ def test_the_readme_shows_the_cgan_diagram():
     assert "docs/gallery/cgan_data_flow.png" in images
 
 
+# What each tutorial must show from docs/gallery/: the diagrams (02, 03) and the full runs' results
+# beside the learner's own ("what you should see at the defaults").
+TUTORIAL_GALLERY = {
+    "02_a_plain_gan.py": {"gan_data_flow.png", "training_step.png", "gan_progress.png", "gan_final_grid.png",
+                          "gan_losses.png", "gan_real_vs_fake.png"},
+    "03_a_conditional_gan.py": {"cgan_data_flow.png", "cgan_progress.png", "cgan_embeddings.png",
+                                "cgan_final_grid.png", "cgan_real_vs_fake.png"},
+    "04_compare_gan_and_cgan.py": {"report_gan_vs_cgan.png"},
+    "05_write_your_own_variant.py": {"cgan_progress.png"},
+    "06_tour_of_variants.py": {"report_zoo.png"},
+}
+
+
+def gallery_images(page: Path) -> set[str]:
+    shown = (local_target(page, m["target"] or m["html"]) for m in IMAGE.finditer(markdown_of(page)))
+    return {path.name for path in shown if path.parent == ROOT / "docs" / "gallery"}
+
+
+@pytest.mark.parametrize("script", sorted(TUTORIAL_GALLERY))
+def test_each_tutorial_shows_the_diagrams_and_full_run_results_from_the_gallery(script):
+    missing = TUTORIAL_GALLERY[script] - gallery_images(ROOT / "tutorials" / script)
+    assert not missing, f"tutorials/{script} does not show {sorted(missing)} from docs/gallery/"
+
+
+def test_the_readme_shows_the_grid_the_defaults_give():
+    assert "cgan_final_grid.png" in gallery_images(ROOT / "README.md")
+
+
 def test_the_chinese_tutorial_guide_covers_every_tutorial():
     """A new tutorial must get its Chinese title and takeaways too."""
     guide = (ROOT / "tutorials" / "README.zh-CN.md").read_text(encoding="utf-8")

@@ -23,8 +23,9 @@ def promised_figures() -> list[str]:
 
 
 def test_quick_mode_writes_every_promised_figure_as_a_png(tmp_path):
+    """Every figure, from tiny runs of every reference variant (about a minute of CPU time)."""
     result = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     names = promised_figures()
     assert names, "the script promises no figure"
@@ -46,3 +47,28 @@ def test_an_unknown_figure_name_is_refused_with_the_known_ones(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "Unknown figure(s) nope.png" in result.stderr and "cgan_data_flow.png" in result.stderr
+
+
+def test_the_full_budget_needs_a_runs_folder_for_its_hours_of_training(tmp_path):
+    result = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode != 0 and "--runs DIR is required" in result.stderr
+
+
+def test_a_finished_run_in_the_runs_folder_is_reused_not_trained_again(tmp_path):
+    command = [sys.executable, str(SCRIPT), "--quick", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path),
+               "--only", "cgan_losses.png"]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "training cgan" in first.stdout and (tmp_path / "runs" / "cgan" / "metrics.json").is_file()
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "training" not in second.stdout and (tmp_path / "cgan_losses.png").is_file()
+
+
+def test_the_gallery_promises_the_reference_figures_of_every_run_and_variant():
+    names = set(promised_figures())
+    for run in ("cgan", "gan", "dcgan", "wgan-gp", "acgan", "projection", "infogan", "cgan_ema"):
+        assert {f"{run}_progress.png", f"{run}_final_grid.png", f"{run}_losses.png"} <= names
+    assert {"report_gan_vs_cgan.png", "report_zoo.png", "cgan_real_vs_fake.png", "gan_real_vs_fake.png",
+            "cgan_embeddings.png", "gan_data_flow.png", "cgan_data_flow.png", "training_step.png"} <= names

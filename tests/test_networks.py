@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec
+from ganlab.errors import ConfigError
 from ganlab.plugins import make_plugin_manager
 from ganlab.training_run import prepare
 
@@ -89,6 +90,57 @@ def test_batchnorm_momentum_matches_keras():
     norms = [m for m in build("gan").generator.modules() if isinstance(m, torch.nn.BatchNorm1d)]
     assert len(norms) == 3
     assert all(m.momentum == pytest.approx(0.2) and m.eps == pytest.approx(1e-3) for m in norms)
+
+
+# Every variant built on the plain GAN's MLPs reads the settings those MLPs declare.
+MLP_VARIANTS = ["gan", "cgan", "acgan", "projection", "infogan", "wgan-gp"]
+
+
+def layers_of(module, kind):
+    return [m for m in module.modules() if isinstance(m, kind)]
+
+
+@pytest.mark.parametrize("variant", MLP_VARIANTS)
+def test_the_mlp_defaults_are_the_tutorials_leaky_relu_in_d_and_keras_batchnorm_momentum_in_g(variant):
+    run = build(variant)
+    assert layers_of(run.discriminator, torch.nn.LeakyReLU) and not layers_of(run.discriminator, torch.nn.ReLU)
+    assert all(m.negative_slope == pytest.approx(0.2) for m in layers_of(run.discriminator, torch.nn.LeakyReLU))
+    norms = layers_of(run.generator, torch.nn.BatchNorm1d)
+    assert len(norms) == 3 and all(m.momentum == pytest.approx(0.2) for m in norms)
+
+
+@pytest.mark.parametrize("variant", MLP_VARIANTS)
+def test_d_activation_relu_replaces_every_leaky_relu_in_d_and_none_in_g(variant):
+    run = build(variant, d_activation="relu")
+    assert len(layers_of(run.discriminator, torch.nn.ReLU)) == 3
+    assert not layers_of(run.discriminator, torch.nn.LeakyReLU)
+    assert len(layers_of(run.generator, torch.nn.LeakyReLU)) == 3  # G keeps the tutorial's LeakyReLU
+
+
+@pytest.mark.parametrize("variant", MLP_VARIANTS)
+def test_g_bn_momentum_sets_the_momentum_of_every_batchnorm_in_g(variant):
+    norms = layers_of(build(variant, g_bn_momentum="0.1").generator, torch.nn.BatchNorm1d)
+    assert len(norms) == 3 and all(m.momentum == pytest.approx(0.1) and m.eps == pytest.approx(1e-3)
+                                   for m in norms)
+
+
+def test_the_new_settings_leave_the_default_networks_bit_for_bit_unchanged():
+    """Same seed, default settings spelled out or not: the same initial weights (no extra random draw)."""
+    plain = build("cgan")
+    spelled = build("cgan", d_activation="leaky_relu", g_bn_momentum=0.2, d_dropout=0.4, init="keras")
+    for net in ("generator", "discriminator"):
+        for (name, a), (_, b) in zip(getattr(plain, net).state_dict().items(),
+                                     getattr(spelled, net).state_dict().items()):
+            assert torch.equal(a, b), f"{net}.{name}"
+
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("d_activation", "tanh", r'd_activation must be "leaky_relu" .* or "relu", not \'tanh\''),
+    ("g_bn_momentum", "1.5", r"g_bn_momentum must be between 0 and 1 .* Keras momentum 0.8 is 0.2"),
+])
+def test_a_bad_value_of_a_new_setting_is_refused_with_the_choices(setting, value, message):
+    with pytest.raises(ConfigError, match=message):
+        build("cgan", **{setting: value})
 
 
 def test_uniform_dropout_keeps_the_right_fraction_and_scales():

@@ -155,7 +155,7 @@ def test_settings_are_converted_and_validated():
     assert resolve_settings(pm, {"d_dropout": "0.25"})["d_dropout"] == 0.25
     with pytest.raises(ConfigError, match=r'"d_dropout" must be a float'):
         resolve_settings(pm, {"d_dropout": "lots"})
-    with pytest.raises(ConfigError, match=r'Unknown setting "gp_weight".*d_dropout, init'):
+    with pytest.raises(ConfigError, match=r'Unknown setting "gp_weight".*d_activation, d_dropout, g_bn_momentum, init'):
         resolve_settings(pm, {"gp_weight": "5"})
 
 

@@ -24,9 +24,11 @@ FIGURES = {
                                 "fixed-seed0/views.html", "fixed-seed0/metrics.json"],
     "01_look_at_the_data.py": ["examples.png", "label_histogram.png", "pixel_values.png"],
     "02_a_plain_gan.py": ["progress.png", "losses_and_accuracy.png", "new_samples.png",
-                          "run/final_grid.png", "run/loss_curve.png"],
+                          "run/final_grid.png", "run/loss_curve.png",
+                          "run/metrics.json", "beta1_0.9/metrics.json", "relu_in_d/metrics.json"],
     "03_a_conditional_gan.py": ["d_embeddings.png", "g_embeddings.png", "grid_10x10.png", "same_noise.png",
-                                "run/final_grid.png"],
+                                "run/final_grid.png",
+                                "run/metrics.json", "no_dropout/metrics.json", "bn_momentum_0.1/metrics.json"],
     "04_compare_gan_and_cgan.py": ["report/report.png", "report/report.html", "class_histogram.png",
                                    "runs/gan/metrics.png", "runs/cgan/metrics.png"],
     "05_write_your_own_variant.py": ["concat_cgan.py", "report/report.png", "report/report.html",
@@ -34,6 +36,12 @@ FIGURES = {
     "06_tour_of_variants.py": ["tour_grids.png", "report/report.png", "report/report.html"],
 }
 SCRIPT_TIMEOUT_S = 300
+# Tutorials that print numbers flag them as meaningless in quick mode (tutorial_helpers.warn_if_quick).
+PRINTS_NUMBERS = ["00_watch_a_gan_learn.py", "02_a_plain_gan.py", "03_a_conditional_gan.py", "04_compare_gan_and_cgan.py",
+                  "05_write_your_own_variant.py", "06_tour_of_variants.py"]
+# Tutorials whose metric curves must have several points even in quick mode: file -> at least this many rows.
+CURVES = {"04_compare_gan_and_cgan.py": ["runs/gan/metrics.csv", "runs/cgan/metrics.csv"],
+          "05_write_your_own_variant.py": ["runs/cgan/metrics.csv"]}
 
 
 def tutorial_scripts() -> list[str]:
@@ -68,6 +76,11 @@ def test_tutorial_runs_in_quick_mode_and_writes_its_figures(name, tmp_path):
         assert path.is_file() and path.stat().st_size > 0, f"{name} did not write {figure}"
         if path.suffix == ".png":
             assert path.read_bytes()[:8] == PNG_SIGNATURE, f"{figure} is not a PNG"
+    if name in PRINTS_NUMBERS:
+        assert "QUICK MODE:" in result.stdout, f"{name} prints numbers in quick mode without saying they mean nothing"
+    for curve in CURVES.get(name, []):
+        evaluations = len((folder / curve).read_text().splitlines()) - 1  # the header, then a row each
+        assert evaluations >= 3, f"{name}: {curve} has {evaluations} evaluation(s), too few to draw a curve"
 
 
 def test_quick_mode_from_the_environment_and_a_rerun_replaces_only_the_tutorials_own_folder(tmp_path):

@@ -33,7 +33,7 @@ from matplotlib.image import imread
 
 from ganlab import RunConfig, load_dataset, train
 
-from tutorial_helpers import choose, output_dir, show
+from tutorial_helpers import choose, output_dir, show, warn_if_quick
 
 OUT = output_dir("00")
 STEPS = choose(3000, 300)
@@ -70,6 +70,7 @@ show(OUT / "ring.png")
 # %%
 def run_on_ring(name, **settings):
     """Train on the ring with each seed; return the runs' final metrics."""
+    warn_if_quick("The mode counts below")
     results = []
     for seed in SEEDS:
         config = RunConfig(dataset="ring", steps=STEPS, seed=seed, final_eval_samples=choose(10_000, 500),

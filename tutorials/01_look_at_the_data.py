@@ -6,8 +6,15 @@
 # their labels, count the labels. Then one thing the tutorial does without saying why: scale the
 # pixels to [-1, 1].
 #
+# That tutorial is a Chinese-language Keras notebook (after Keras-GAN's
+# [`cgan.py`](https://github.com/eriklindernoren/Keras-GAN/blob/master/cgan/cgan.py));
+# [From the Keras tutorial to ganlab](../docs/from-the-keras-tutorial.md) maps it section by section
+# and explains its mistakes. Four of them are in its data section, and this tutorial points each out
+# where it arises.
+#
 # Run it as a script (`python tutorials/01_look_at_the_data.py`), or cell by cell in Jupyter or VS
-# Code (see `tutorials/README.md`). Figures are written to `tutorials/out/01/`.
+# Code (see `tutorials/README.md`). Figures are written to `tutorials/out/01/`. It trains nothing, so
+# quick mode (`--quick`) changes nothing here: it takes seconds either way.
 
 # %%
 import numpy as np
@@ -43,7 +50,9 @@ print("x_test: ", mnist.x_test.shape, mnist.x_test.dtype, "   y_test: ", mnist.y
 
 # %% [markdown]
 # Images are kept as `uint8` in the (N, C, H, W) layout PyTorch's layers expect: 60 000 training and
-# 10 000 test images of 1 × 28 × 28 pixels. (The tutorial's Keras arrays are (N, 28, 28); ganlab adds
+# 10 000 test images of 1 × 28 × 28 pixels. (The Keras tutorial says its test set holds 100 000
+# images: [a slip](../docs/from-the-keras-tutorial.md#loading-and-22-shapes-and-value-range) that
+# printing the shapes, as above, rules out.) (The tutorial's Keras arrays are (N, 28, 28); ganlab adds
 # the channel axis so that colour datasets fit the same code.) Labels are `int64`, the type
 # `nn.Embedding` and `F.cross_entropy` want.
 #
@@ -61,6 +70,11 @@ print(describe_dataset(mnist))
 # The tutorial's section 2.3. `save_examples_grid` draws random training images (the seed picks
 # which) and titles each with its label. Look at how varied one digit is: thick and thin strokes,
 # slanted, open and closed 4s, 7s with and without a bar. A generator has to learn all of that.
+#
+# The Keras tutorial draws its 50 from the **first 500** training images only, so whatever lies in the
+# other 59 500 can never appear, and every rerun shows the same 0.8 % of the data
+# ([more](../docs/from-the-keras-tutorial.md#23-fifty-images-with-their-labels)). Draw from the whole
+# set, as `save_examples_grid` does.
 
 # %%
 examples = save_examples_grid(mnist, OUT / "examples.png", n=50, seed=0)
@@ -72,6 +86,11 @@ show(examples)
 # The tutorial's section 2.4. A conditional GAN is asked for each digit equally often, and an
 # unconditional one should draw each digit about as often as it appears in the data, so it matters
 # whether some digits are rare. The imbalance ratio is the largest class's count over the smallest's.
+#
+# The labels are ten counts, so a bar per count shows them exactly. (The Keras tutorial plots them
+# with seaborn's `sns.distplot`, deprecated since seaborn 0.11 and due to be removed; like its
+# `keras.layers.advanced_activations` imports, it fails or warns on current versions:
+# [more](../docs/from-the-keras-tutorial.md#imports).)
 
 # %%
 ratio = save_label_histogram(mnist, OUT / "label_histogram.png")
@@ -88,6 +107,11 @@ show(OUT / "label_histogram.png")
 # The tutorial scales every image as `(x - 127.5) / 127.5`, so 0 (black) becomes -1 and 255 (white)
 # becomes +1. ganlab does the same, on the training device, with `to_unit_range`; `from_unit_range`
 # goes back to `uint8`.
+#
+# The Keras tutorial scales `x_train` and **never `x_test`**. Nothing breaks there, because it never
+# reads `x_test`; but the first experiment that does would feed D pixels from 0 to 255 where it
+# learned -1 to 1, and fail silently ([more](../docs/from-the-keras-tutorial.md#scaling-to--1-1)).
+# ganlab keeps both splits as `uint8` and scales each batch with this one function where it is used.
 
 # %%
 batch = torch.from_numpy(mnist.x_train[:64])

@@ -7,14 +7,30 @@
 # to make D call its images real. Neither sees a loss that says "draw a 7": G learns what digits look
 # like only through D's verdicts.
 #
-# This tutorial builds the tutorial's unconditional GAN (section 3.1 of the Keras cGAN tutorial),
-# writes **one training step in plain PyTorch** and checks it against ganlab's own step, then trains
-# for real and looks at what the samples and the losses do.
+# This tutorial builds an unconditional GAN with the networks of the Keras tutorial ganlab grew from,
+# writes **one training step in plain PyTorch** and checks it against ganlab's own step, trains for
+# real, looks at what the samples and the losses do, and measures two of that tutorial's choices.
 #
-# Default: 3 000 steps, a couple of minutes on a laptop CPU. The tutorial trains 20 000: change
-# `STEPS` below, or run `ganlab run --variant gan`.
+# **The source.** ganlab's `gan` and `cgan` reproduce a Chinese-language Keras notebook that trains a
+# conditional GAN on MNIST, and its ancestor, Keras-GAN's
+# [`cgan.py`](https://github.com/eriklindernoren/Keras-GAN/blob/master/cgan/cgan.py) (we have found no
+# public copy of the notebook to link; [From the Keras tutorial to ganlab](../docs/from-the-keras-tutorial.md)
+# maps it section by section). That notebook explains the plain GAN in words (its section 3.1) but
+# **has no plain-GAN code**: it goes straight to the cGAN. So `gan` is *not* the notebook's code: it is
+# the notebook's cGAN networks with the label taken out (nor is it Keras-GAN's `gan.py`, whose D is
+# smaller and has no dropout). That has a use: `gan` and `cgan` differ in the label only, so tutorial
+# 4 can measure what the label buys.
+#
+# ![The plain GAN: noise z -> G -> image -> D -> one logit](../docs/gallery/gan_data_flow.png)
+#
+# **Budget.** By default 3 000 steps, plus two 3 000-step experiments at the end. The Keras tutorial
+# trains 20 000: change `STEPS` below, or run `ganlab run --variant gan`.
+# **Quick mode** (`--quick`) runs every cell with 60 steps and tiny evaluations, to check that the
+# code works (that is how CI runs it): its pictures are noise and its numbers mean nothing. What the
+# full budget gives is shown beside your own results, from [the gallery](../docs/gallery/README.md).
 
 # %%
+import json
 import math
 import time
 
@@ -26,7 +42,6 @@ from matplotlib.image import imread
 from ganlab import (
     RealBatches,
     RunConfig,
-    load_dataset,
     make_plugin_manager,
     moving_average,
     prepare,
@@ -36,14 +51,15 @@ from ganlab import (
     train_step,
 )
 
-from tutorial_helpers import choose, output_dir, show
+from tutorial_helpers import choose, load_mnist_for_evaluation, output_dir, show, warn_if_quick
 
 OUT = output_dir("02")
 STEPS = choose(3000, 60)  # training steps; each is one batch of 32 images
 SAMPLE_EVERY = choose(300, 20)  # a sample grid every N steps
+EVAL_SAMPLES = choose(5000, 200)  # samples judged by the project's classifier, per run
 DEVICE = "auto"  # cuda if you have it, else cpu
 
-mnist = load_dataset("mnist")
+mnist = load_mnist_for_evaluation()  # in quick mode: 1 000 test images, for cheaper evaluations
 
 # %% [markdown]
 # ## The two networks
@@ -103,6 +119,22 @@ print("D(images):", tuple(logits.shape), "logits", logits.numpy().round(3),
 #
 # `fake.detach()` in D's step keeps D's update from flowing into G; G's step then reuses the same
 # fakes, undetached, so its gradient flows back through D into G.
+#
+# ![One training step: D on real, D on fake, G through D with D frozen](../docs/gallery/training_step.png)
+#
+# Two things the Keras tutorial does differently here
+# ([details](../docs/from-the-keras-tutorial.md#compiling-trainable--false-and-the-combined-model)):
+#
+# - **Freezing D.** Keras freezes D inside the combined G → D model with `discriminator.trainable = False`,
+#   a flag Keras reads *when a model is compiled*: D's own model still trains, the combined one does
+#   not. It works, and it puzzles nearly everyone. In PyTorch an update changes only the parameters
+#   its optimizer holds: `opt_g` holds G's, so G's step cannot move D. ganlab's `train_step` also
+#   calls `D.requires_grad_(False)` during G's step, so that PyTorch skips D's weight gradients, which
+#   no one would use: the counterpart of `trainable = False`, with no compile-time state.
+# - **The G step's noise.** The Keras tutorial reuses the D step's noise in the G step and, with it,
+#   leaves the fresh labels it drew for G unused: a slip, since its code says one thing and does
+#   another ([details](../docs/from-the-keras-tutorial.md#training)). Reusing the fakes on purpose is
+#   fine: `plain_step` and ganlab both feed the same fakes to D (detached) and to G's update.
 
 # %%
 def plain_step(G, D, opt_g, opt_d, images, labels, batch_size=32, latent_dim=100, num_classes=10):
@@ -176,12 +208,13 @@ assert differ < moved / 4, "the plain step and ganlab's step should agree"
 # `train` is the function behind `ganlab run`: it loads the plugins, builds what `prepare` builds,
 # then repeats `train_step` and writes a **run folder**: the config, a sample grid every
 # `sample_every` steps (always from the same noise, so the grids show progress and not luck),
-# `losses.csv`, `loss_curve.png`, checkpoints, and a final grid. `final_eval_samples=0` skips the
-# quality measurement; tutorial 4 is about that.
+# `losses.csv`, `loss_curve.png`, checkpoints, and a final grid. `final_eval_samples` sets how many
+# samples the project's MNIST classifier judges at the end (into `metrics.json`): the last section
+# uses those numbers, and tutorial 4 explains them.
 
 # %%
 config = RunConfig(variant="gan", steps=STEPS, seed=0, device=DEVICE, sample_every=SAMPLE_EVERY,
-                   checkpoint_every=0, final_eval_samples=0, out=str(OUT / "run"))
+                   checkpoint_every=0, final_eval_samples=EVAL_SAMPLES, out=str(OUT / "run"))
 started = time.perf_counter()
 run = train(config, dataset=mnist)
 print(f"{run.step} steps in {time.perf_counter() - started:.0f} s; run folder {run.folder.path}")
@@ -189,9 +222,10 @@ print(f"{run.step} steps in {time.perf_counter() - started:.0f} s; run folder {r
 # %% [markdown]
 # ## The samples over time
 #
-# Every grid below comes from the same ten noise vectors. Early on G draws blurry blobs, the average
-# of all digits; strokes appear next, then shapes you can name. With the full 20 000 steps most
-# samples are clean digits.
+# Every grid below comes from the same ten noise vectors, drawn once when the run starts. (The Keras
+# tutorial draws fresh noise for every grid, so its grids change with the noise as well as with G, and
+# progress cannot be read off them: [more](../docs/from-the-keras-tutorial.md#sample-grids).) Early on
+# G draws blurry blobs, the average of all digits; strokes appear next, then shapes you can name.
 
 # %%
 grids = sorted(run.folder.samples_dir.glob("step_*.png"))
@@ -206,10 +240,26 @@ fig.savefig(OUT / "progress.png", dpi=100)
 show(OUT / "progress.png")
 
 # %% [markdown]
+# **What you should see at the defaults.** The gallery's run of the Keras tutorial's full budget,
+# 20 000 steps with seed 0, its grids over training (the step-3 000 panel is where this tutorial's
+# default run ends, and your grids above should look much like it):
+#
+# ![gan: sample grids from one fixed noise batch, steps 200 to 20 000](../docs/gallery/gan_progress.png)
+#
+# In quick mode your grids are noise: 60 steps show G 1 920 images, far too few to leave its random
+# start. That is expected; quick mode only checks that the code runs.
+#
 # And 100 samples from the final generator (`final_grid.png` in the run folder):
 
 # %%
 show(run.folder.final_grid_file)
+
+# %% [markdown]
+# The same at 20 000 steps, and real MNIST test images beside new samples of that run:
+#
+# ![gan: 100 samples at step 20 000](../docs/gallery/gan_final_grid.png)
+#
+# ![Real MNIST test digits beside gan's samples at 20 000 steps](../docs/gallery/gan_real_vs_fake.png)
 
 # %% [markdown]
 # ## The loss curves, and what they do not tell you
@@ -220,6 +270,12 @@ show(run.folder.final_grid_file)
 
 # %%
 show(run.folder.loss_curve_file)
+
+# %% [markdown]
+# At 20 000 steps (the gallery's run; in quick mode your curve has only 60 points, all from the
+# first, chaotic moments):
+#
+# ![gan: D and G losses over 20 000 steps](../docs/gallery/gan_losses.png)
 
 # %% [markdown]
 # The numbers the trainer recorded each step are in `run.records` (and in `losses.csv`). Below: the
@@ -289,6 +345,53 @@ show(OUT / "new_samples.png")
 
 # %% [markdown]
 # The same from the command line: `ganlab sample tutorials/out/02/run --out new.png --n 20`.
+#
+# ## Two of the Keras tutorial's choices, measured: Adam's β1, and LeakyReLU in D
+#
+# The Keras tutorial explains its choices in its sections 3.3.2 to 3.6, and some of what it says
+# about them is more confident than the evidence
+# ([what can be checked](../docs/from-the-keras-tutorial.md#33236-adam-with-β1--05-leakyrelu-dropout-batchnorm)).
+# Two of them concern this GAN, so measure them: train the same run again, same seed and budget,
+# with one thing changed, and judge the samples with the project's MNIST classifier (tutorial 4
+# explains the numbers: FD lower is better; classes covered, precision and recall higher).
+#
+# - **Adam with β1 = 0.5** instead of Adam's usual 0.9 (`RunConfig(beta1=...)`). β1 is how much of
+#   the past gradients Adam's momentum keeps; the DCGAN paper found 0.9 made its training oscillate.
+# - **LeakyReLU(0.2) in D** instead of ReLU (`--set d_activation=relu`, a setting of `plugins/gan.py`).
+#   G learns only through D's gradient; a ReLU passes none for negative inputs, LeakyReLU 0.2 of it.
+#
+# D's accuracy over the last tenth of training is shown too: near 100 % means D has won.
+
+# %%
+def train_and_measure(name, beta1=0.5, **settings):
+    """This tutorial's run again (same seed, steps and data) with one change; its metrics and D's late accuracy."""
+    config = RunConfig(variant="gan", steps=STEPS, seed=0, device=DEVICE, beta1=beta1, settings=settings,
+                       sample_every=STEPS, checkpoint_every=0, final_eval_samples=EVAL_SAMPLES,
+                       out=str(OUT / name))
+    return measured(train(config, dataset=mnist))
+
+
+def measured(trained):
+    metrics = json.loads(trained.folder.metrics_file.read_text())
+    last = trained.records[-max(1, len(trained.records) // 10):]
+    metrics["d_accuracy"] = sum((r["d_real_acc"] + r["d_fake_acc"]) / 2 for r in last) / len(last)
+    return metrics
+
+
+experiments = {
+    "the tutorial's (beta1 0.5, LeakyReLU)": measured(run),
+    "beta1 = 0.9": train_and_measure("beta1_0.9", beta1=0.9),
+    "ReLU in D": train_and_measure("relu_in_d", d_activation="relu"),
+}
+warn_if_quick()
+print(f"{'run (seed 0, ' + str(STEPS) + ' steps)':<40} {'FD':>7} {'classes':>8} {'precision':>9} {'recall':>7} "
+      f"{'D acc.':>7}")
+for name, m in experiments.items():
+    print(f"{name:<40} {m['fd']:>7.1f} {m['classes_covered']:>8} {m['precision']:>9.2f} {m['recall']:>7.2f} "
+          f"{m['d_accuracy']:>7.0%}")
+
+# %% [markdown]
+# MEASURED-02
 #
 # An unconditional GAN draws whatever digit its noise leads to: you cannot ask it for a 7. Tutorial 3
 # adds the label.

@@ -6,31 +6,44 @@
 # judges whether an image is a real example *of* that label. To fool D, G must then draw the digit it
 # was asked for.
 #
-# The Keras tutorial feeds the label in by **multiplying** with a learned embedding, and this is what
-# ganlab's `cgan` variant does. This tutorial shows what that multiplication does, trains the cGAN,
-# looks at what the embeddings learned, draws a 10 × 10 grid (row = the digit asked for), and ends
-# with the details the original tutorial got wrong or left unsaid.
+# The Keras tutorial ganlab grew from (a Chinese-language Keras notebook that trains a cGAN on MNIST,
+# after Keras-GAN's [`cgan.py`](https://github.com/eriklindernoren/Keras-GAN/blob/master/cgan/cgan.py);
+# [From the Keras tutorial to ganlab](../docs/from-the-keras-tutorial.md) maps it section by section)
+# feeds the label in by **multiplying** with a learned embedding, and this is what ganlab's `cgan`
+# variant does:
 #
-# Default: 3 000 steps, a couple of minutes on a laptop CPU (`STEPS` below; the tutorial's is 20 000).
+# ![The cGAN: noise ⊙ E_G[y] → G → image; image ⊙ E_D[y] → D → real or fake](../docs/gallery/cgan_data_flow.png)
+#
+# This tutorial shows what that multiplication does, trains the cGAN, looks at what the embeddings
+# learned, draws a 10 × 10 grid (row = the digit asked for), goes through the details the original
+# tutorial got wrong or left unsaid, and measures two of its choices (dropout in D, BatchNorm's momentum).
+#
+# **Budget.** By default 3 000 steps, plus two 3 000-step experiments at the end (`STEPS` below; the
+# Keras tutorial's is 20 000). **Quick mode** (`--quick`) runs every cell with 60 steps and tiny
+# evaluations, to check that the code works (CI runs it so): its pictures are noise and its numbers
+# mean nothing. What the full budget gives is shown beside your results, from
+# [the gallery](../docs/gallery/README.md).
 
 # %%
 import inspect
+import json
 import time
 
 import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from ganlab import RunConfig, generate, load_dataset, make_plugin_manager, prepare, sample, save_grid, train, train_step
+from ganlab import RunConfig, generate, make_plugin_manager, prepare, sample, save_grid, train, train_step
 
-from tutorial_helpers import choose, output_dir, show
+from tutorial_helpers import choose, load_mnist_for_evaluation, output_dir, show, warn_if_quick
 
 OUT = output_dir("03")
 STEPS = choose(3000, 60)
 SAMPLE_EVERY = choose(500, 30)
+EVAL_SAMPLES = choose(5000, 200)  # samples judged by the project's classifier, per run
 DEVICE = "auto"
 
-mnist = load_dataset("mnist")
+mnist = load_mnist_for_evaluation()  # in quick mode: 1 000 test images, for cheaper evaluations
 digits = list(mnist.spec.class_names)
 
 # %% [markdown]
@@ -76,11 +89,19 @@ print("first 4 input numbers for labels 0 and 1:", g_input[0, :4].numpy().round(
 
 # %%
 config = RunConfig(variant="cgan", steps=STEPS, seed=0, device=DEVICE, sample_every=SAMPLE_EVERY,
-                   checkpoint_every=0, final_eval_samples=0, out=str(OUT / "run"))
+                   checkpoint_every=0, final_eval_samples=EVAL_SAMPLES, out=str(OUT / "run"))
 started = time.perf_counter()
 run = train(config, dataset=mnist)
 print(f"{run.step} steps in {time.perf_counter() - started:.0f} s")
 show(sorted(run.folder.samples_dir.glob("step_*.png"))[-1])
+
+# %% [markdown]
+# **What you should see at the defaults.** The gallery's cGAN at the Keras tutorial's full 20 000
+# steps (seed 0), from the same fixed noise at six moments; its step-3 000 panel is where this
+# tutorial's default run ends, so your last grid above should look much like it. In quick mode your
+# grid is noise: 60 steps are far too few for G to leave its random start.
+#
+# ![cgan: one sample per digit from fixed noise, steps 200 to 20 000](../docs/gallery/cgan_progress.png)
 
 # %% [markdown]
 # ## What the embeddings learned
@@ -108,6 +129,11 @@ fig.savefig(OUT / "d_embeddings.png", dpi=100)
 show(OUT / "d_embeddings.png")
 
 # %% [markdown]
+# At 20 000 steps (the gallery's run; left: D's masks; right: G's embeddings, explained next), the
+# masks have moved far from their random start. In quick mode yours are still the random start:
+#
+# ![cgan's learned label embeddings at 20 000 steps](../docs/gallery/cgan_embeddings.png)
+#
 # G's embedding is 10 × 100: too many numbers to look at directly. Two views: the 10 vectors
 # projected on their two main directions (PCA), and how similar each digit's vector is to each other
 # digit's (cosine similarity). Digits whose vectors point the same way give G similar inputs for the
@@ -148,6 +174,14 @@ print("embedding sizes (norm per digit):", g_embedding.norm(dim=1).numpy().round
 # %%
 sample(run.folder.path, OUT / "grid_10x10.png", per_class=10, seed=1)
 show(OUT / "grid_10x10.png")
+
+# %% [markdown]
+# The same kind of grid at 20 000 steps (the gallery's run's `final_grid.png`), and real test digits
+# beside its samples. In quick mode every row of yours is the same noise, whatever the digit asked for.
+#
+# ![cgan: 10 samples per digit at step 20 000](../docs/gallery/cgan_final_grid.png)
+#
+# ![Real MNIST test digits beside cgan's samples at 20 000 steps, row = digit](../docs/gallery/cgan_real_vs_fake.png)
 
 # %% [markdown]
 # Now the same **ten noise vectors in every row**: column j always uses noise j, only the label
@@ -240,6 +274,43 @@ for name, layer in (("eps=0.8 (the ports' bug)", nn.BatchNorm1d(256, 0.8)),
 # Keras starts Dense layers from Glorot-uniform weights and zero biases, and embeddings from uniform
 # ±0.05; PyTorch's defaults differ. ganlab starts from Keras's (`--set init=torch` switches to
 # PyTorch's).
+#
+# ## Two of its choices, measured: dropout in D, and BatchNorm's momentum in G
+#
+# The Keras tutorial explains why it uses Dropout(0.4) in D and BatchNorm in G (its sections 3.5 and
+# 3.6), and its claims about BatchNorm go further than the evidence
+# ([what can be checked](../docs/from-the-keras-tutorial.md#33236-adam-with-β1--05-leakyrelu-dropout-batchnorm)).
+# Measure instead: the same run as above (seed, steps, data), with one change each, judged by the
+# project's MNIST classifier. Conditional accuracy is the share of samples read as the digit asked
+# for; FD is lower for better images in the right mix (tutorial 4 explains both).
+#
+# - **No dropout in D** (`--set d_dropout=0`): dropout makes D a different, noisier function at each
+#   step, which keeps it from memorising the training images and from winning too fast.
+# - **PyTorch's default BatchNorm momentum** (`--set g_bn_momentum=0.1`) instead of Keras's 0.8,
+#   which is PyTorch's 0.2 (section 3 above). Momentum changes only the *running* statistics, which G
+#   uses when it samples (evaluation mode), not the training steps themselves.
+
+# %%
+def train_and_measure(name, **settings):
+    """This tutorial's run again with one setting changed; returns its final metrics."""
+    changed = RunConfig(variant="cgan", steps=STEPS, seed=0, device=DEVICE, settings=settings,
+                        sample_every=STEPS, checkpoint_every=0, final_eval_samples=EVAL_SAMPLES,
+                        out=str(OUT / name))
+    return json.loads(train(changed, dataset=mnist).folder.metrics_file.read_text())
+
+
+experiments = {
+    "the tutorial's (dropout 0.4, momentum 0.2)": json.loads(run.folder.metrics_file.read_text()),
+    "no dropout in D": train_and_measure("no_dropout", d_dropout=0.0),
+    "BatchNorm momentum 0.1": train_and_measure("bn_momentum_0.1", g_bn_momentum=0.1),
+}
+warn_if_quick()
+print(f"{'run (seed 0, ' + str(STEPS) + ' steps)':<44} {'cond. acc.':>10} {'FD':>7} {'precision':>9} {'recall':>7}")
+for name, m in experiments.items():
+    print(f"{name:<44} {m['conditional_accuracy']:>10.1%} {m['fd']:>7.1f} {m['precision']:>9.2f} {m['recall']:>7.2f}")
+
+# %% [markdown]
+# MEASURED-03
 #
 # Tutorial 4 measures what conditioning buys: does the cGAN draw the digit it is asked for, and does
 # it cover all ten digits better than the plain GAN?

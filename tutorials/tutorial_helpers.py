@@ -24,6 +24,13 @@ def choose(full, quick):
     return quick if QUICK else full
 
 
+def warn_if_quick(what: str = "The numbers below") -> None:
+    """Say, beside numbers printed in quick mode, that they mean nothing (a few dozen steps of training)."""
+    if QUICK:
+        print(f"QUICK MODE: {what} come from a few dozen training steps and mean nothing; run without "
+              f"--quick for real ones.")
+
+
 def load_mnist_for_evaluation():
     """MNIST; in quick mode with only 1 000 test images, so each evaluation is cheaper (and noisier)."""
     import dataclasses
