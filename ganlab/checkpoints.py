@@ -145,6 +145,10 @@ def check_checkpoint_matches(payload: dict[str, Any], config: RunConfig, spec: D
         )
     # The checkpoint's settings, a missing one at its default (an older ganlab's checkpoint lacks the newer ones).
     trained_with = {**RunConfig().to_dict(), **payload["config"]}
+    # Likewise a plugin setting added after the checkpoint was written: config.json gets it at its declared
+    # default when the run is loaded, the checkpoint lacks it; the run was trained as that default says.
+    if isinstance(trained_with["settings"], dict):
+        trained_with["settings"] = {**config.settings, **trained_with["settings"]}
     differing = [name for name, value in config.to_dict().items()
                  if name not in RESUMABLE_SETTINGS and trained_with[name] != value]
     if differing:

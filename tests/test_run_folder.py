@@ -748,3 +748,26 @@ def test_a_run_folders_missing_plugin_file_is_named_as_such(plugged_run, tmp_pat
     result = invoke("sample", plugged_run, "--out", tmp_path / "x.png")
     assert result.exit_code == 1 and "names the plugin file plugins/mine.py, but the run folder has no such file" \
         in result.output and "--plugin" not in result.output, result.output
+
+
+def test_a_checkpoint_from_before_a_setting_existed_resumes(tmp_path, small_mnist_npz):
+    """A run checkpointed before a plugin declared a new setting (here: as if d_activation were new)
+    resumes: config.json gets the setting at its default on loading, and the run was trained that way."""
+    out = tmp_path / "run"
+    result = invoke("run", "--variant", "gan", "--data", small_mnist_npz, "--steps", 4, "--batch-size", 8,
+                    "--checkpoint-every", 2, "--final-eval-samples", 0, "--quiet", "--device", "cpu", "--out", out)
+    assert result.exit_code == 0, result.output
+    for path in (out / "checkpoints").glob("*.pt"):
+        payload = torch.load(path, weights_only=True)
+        del payload["config"]["settings"]["d_activation"]
+        torch.save(payload, path)
+    config = json.loads((out / "config.json").read_text())
+    del config["config"]["settings"]["d_activation"]
+    (out / "config.json").write_text(json.dumps(config))
+    result = invoke("run", "--resume", out, "--steps", 6, "--quiet")
+    assert result.exit_code == 0, result.output
+    # but a setting the checkpoint has, with another value, is still another run
+    config["config"]["settings"]["d_dropout"] = 0.1
+    (out / "config.json").write_text(json.dumps(config))
+    result = invoke("run", "--resume", out, "--steps", 8, "--quiet")
+    assert result.exit_code == 1 and "does not belong to the run" in result.output, result.output
