@@ -16,6 +16,7 @@ from typing import Any
 import pluggy
 import torch
 
+from ganlab import distributed
 from ganlab.config import RunConfig
 from ganlab.data import Dataset, load_dataset
 from ganlab.errors import ConfigError
@@ -28,10 +29,10 @@ from ganlab.observers.progress import ProgressPrinter
 from ganlab.observers.tensorboard import summary_writer_class, tensorboard_observer
 from ganlab.observers.watchdog import DiscriminatorWatchdog
 from ganlab.plugins import make_plugin_manager, register_plugin
-from ganlab.runs import RunFolder, default_run_dir, set_rng_state
+from ganlab.runs import RunFolder, default_run_dir
 from ganlab.sampling import choose_labels, save_grid, save_npz
 from ganlab.trainer import RealBatches, run_loop
-from ganlab.training_run import TrainingRun, prepare
+from ganlab.training_run import TrainingRun, compile_networks, prepare
 
 __all__ = ["train", "resume", "evaluate", "sample", "compare", "load_run", "register_observers"]
 
@@ -46,19 +47,27 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     :param write_files: False trains without a run folder (for quick experiments and tests).
     :param overrides: plugin settings from the user (``--set``), checked against the declarations.
     :returns: the run; ``run.outcome`` is ``"finished"``, or ``"stopped"`` after Ctrl-C/SIGTERM.
+
+    Started by ``torchrun``, every process calls this: they train the run together, and rank 0
+    alone writes the run folder (``run.folder`` is None on the others).
     """
     config.validate()
     if config.tensorboard:
         summary_writer_class()  # not installed: say how to install it before anything is trained
     pm = pm or make_plugin_manager(config.variant, config.plugin_files)  # a bad variant fails before any download
-    dataset = dataset or load_dataset(config.dataset, config.data_path, **config.data_options)
-    run = prepare(config, dataset.spec, pm, overrides)
-    if write_files:
+    world = distributed.join(config.device)  # several processes under torchrun; one otherwise
+    with distributed.local_main_first(world):  # one download or decoding per machine, then the others read the cache
+        dataset = dataset or load_dataset(config.dataset, config.data_path, **config.data_options)
+    run = prepare(config, dataset.spec, pm, overrides, world)
+    compile_networks(run)
+    run.keeps_checkpoints = write_files
+    if write_files and world.is_main:
         run.folder = RunFolder.create(config.out or default_run_dir(config.variant))
         config.plugin_files = run.folder.keep_plugin_files(config.plugin_files)
         run.folder.write_config(config, run.spec, run.conditional, str(run.device))
     register_observers(run, dataset, quiet)
     run_loop(run, RealBatches(dataset, run.device))
+    distributed.leave(world)  # not after an error: torchrun ends the other processes then
     return run
 
 
@@ -68,31 +77,42 @@ def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, qu
 
     Networks, optimizers, the step counter, every RNG state, the plugins' state, the loss log and the
     fixed latent come back as they were, so on the CPU the result is bit-identical to a run that
-    never stopped.
+    never stopped. Under torchrun every process calls this (the run folder must be readable by all);
+    on as many processes as saved the checkpoint, the run continues bit for bit too.
     """
-    run, checkpoint = restore(run_dir, device=device)
+    world = distributed.join(device or RunFolder.open(run_dir).read_config()[0].device)
+    run, checkpoint = restore(run_dir, device=device, world=world)
+    if not world.is_main:
+        run.folder = None  # rank 0 alone writes
+    run.keeps_checkpoints = True
     if steps is not None:
         if steps < run.step:
             raise ConfigError(f"--steps {steps} is before the checkpoint's step {run.step}; give at "
                               f"least {run.step}.")
         run.config.steps = steps
-        run.folder.write_config(run.config, run.spec, run.conditional, str(run.device))
-    dataset = dataset or load_dataset(run.config.dataset, run.config.data_path, **run.config.data_options)
+        if run.folder:
+            run.folder.write_config(run.config, run.spec, run.conditional, str(run.device))
+    with distributed.local_main_first(world):
+        dataset = dataset or load_dataset(run.config.dataset, run.config.data_path, **run.config.data_options)
     if dataset.spec.image_shape != run.spec.image_shape or dataset.spec.num_classes != run.spec.num_classes:
         raise ConfigError(f"The data now found for {run.config.dataset} has another shape than the run "
                           f"was trained on; give the original file with --data.")
     batches = RealBatches(dataset, run.device)
+    compile_networks(run)
     register_observers(run, dataset, quiet)
     run.restore_plugin_state(checkpoint)
-    set_rng_state(checkpoint["rng"])
+    run.restore_random_streams(checkpoint)
     run_loop(run, batches)
+    distributed.leave(world)
     return run
 
 
 def register_observers(run: TrainingRun, dataset: Dataset, quiet: bool) -> None:
     """The core's own observer plugins: evaluation, the discriminator watchdog, TensorBoard (when asked
-    for), the progress display."""
+    for), the progress display. Several processes: rank 0's only (the others train and wait)."""
     config, hook = run.config, run.pm.hook
+    if not run.world.is_main:
+        return
     if config.eval_every or (config.final_eval_samples and run.folder and has_classifier(dataset.spec.name)):
         announce = lambda view, step, metrics: hook.ganlab_evaluated(run=view, step=step, metrics=metrics)  # noqa: E731
         register_plugin(run.pm, Evaluator(dataset, config.eval_every, config.eval_samples,

@@ -66,7 +66,8 @@ defaults = RunConfig()
 @click.option("--image-size", type=click.Choice(["28", "32", "64"]), help="Resize images (--dataset folder).")
 @click.option("--steps", type=positive, default=defaults.steps, show_default=True,
               help="Training steps (the tutorial calls them epochs: one batch each).")
-@click.option("--batch-size", type=positive, default=defaults.batch_size, show_default=True)
+@click.option("--batch-size", type=positive, default=defaults.batch_size, show_default=True,
+              help="Samples per step; under torchrun the batch of all processes together (each takes 1/N).")
 @click.option("--latent-dim", type=positive, default=defaults.latent_dim, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=defaults.lr, show_default=True)
 @click.option("--d-update", type=click.Choice(D_UPDATE_MODES), default=defaults.d_update, show_default=True,
@@ -92,12 +93,22 @@ defaults = RunConfig()
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help="A plugin setting. Repeatable.")
 @click.option("--tensorboard", is_flag=True,
               help='Also write TensorBoard events to <run>/tensorboard/ (pip install "ganlab[tensorboard]").')
+@click.option("--amp", is_flag=True, help="CUDA: bf16 autocast (Ampere GPUs or newer); off elsewhere.")
+@click.option("--compile", is_flag=True, help="CUDA: torch.compile the networks (the first steps compile).")
+@click.option("--cuda-graphs", is_flag=True,
+              help="CUDA: replay each network as a CUDA graph (torch.compile mode=reduce-overhead), for the "
+                   "small MLP variants whose steps are bound by kernel launches.")
+@click.option("--sync-bn", is_flag=True,
+              help="Under torchrun on GPUs: BatchNorm statistics over the whole batch of all processes.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
               help="Continue this run folder from its latest checkpoint (to --steps, if given).")
 @user_errors
 def run(quiet, settings, resume_dir, labels_path, image_size, **options):
-    """Train a GAN variant and write a run folder."""
+    """Train a GAN variant and write a run folder.
+
+    On several processes: torchrun --standalone --nproc-per-node=N -m ganlab run ... (see the README).
+    """
     options["data_options"] = {key: value for key, value in
                                (("labels", labels_path), ("image_size", image_size and int(image_size)))
                                if value is not None}
@@ -108,13 +119,25 @@ def run(quiet, settings, resume_dir, labels_path, image_size, **options):
         options["plugin_files"] = list(options["plugin_files"])
         result = api.train(RunConfig(**options), quiet=quiet, overrides=parse_settings(settings))
     if result.outcome == "stopped":
-        click.echo(f"Stopped at step {result.step}; the checkpoint is saved. Continue with:\n"
-                   f"  ganlab run --resume {result.folder.path}", err=True)
+        if result.folder:  # rank 0 of several processes, or the only one
+            click.echo(f"Stopped at step {result.step}; the checkpoint is saved. Continue with:\n"
+                       f"  {resume_command(result)}", err=True)
         sys.exit(128 + signal.Signals[result.stopped_by or "SIGINT"].value)  # 130 for Ctrl-C, 143 for SIGTERM
-    if not quiet:
+    if not quiet and result.folder:
         click.echo(f"Run folder: {result.folder.path}  (samples/, final_grid.png, losses.csv, "
                    f"loss_curve.png, checkpoints/)")
         click.echo(f"Draw new samples: ganlab sample {result.folder.path} --out samples.png")
+
+
+def resume_command(run) -> str:
+    """The command that continues ``run``: under torchrun, on as many processes (bit for bit)."""
+    world = run.world
+    if not world.several:
+        return f"ganlab run --resume {run.folder.path}"
+    launch = (f"torchrun --standalone --nproc-per-node={world.size}" if world.local_size == world.size
+              else f"torchrun --nnodes={world.size // world.local_size} --nproc-per-node={world.local_size} "
+                   f"<the same rendezvous options>")
+    return f"{launch} -m ganlab run --resume {run.folder.path}"
 
 
 @cli.command()

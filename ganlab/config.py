@@ -54,6 +54,13 @@ class RunConfig:
     device: str = "auto"  # auto = cuda, then mps, then cpu
     out: str | None = None  # run folder; None = runs/<variant>-<timestamp>
 
+    # Speed switches for CUDA GPUs, all off until measured (benchmarks/README.md). A switch that cannot
+    # help on the run's device is turned off with a note, so config.json records what the run used.
+    amp: bool = False  # bf16 autocast: matrix products in bfloat16 (GPUs with bf16: Ampere or newer)
+    compile: bool = False  # torch.compile the generator and the discriminator
+    cuda_graphs: bool = False  # replay each network's kernels as CUDA graphs (compile, mode="reduce-overhead")
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm)
+
     def validate(self) -> RunConfig:
         """Check every value; raise ConfigError naming the setting and its allowed range."""
         for name in ("steps", "batch_size", "latent_dim", "sample_every", "log_every"):
@@ -83,6 +90,9 @@ class RunConfig:
             raise ConfigError(
                 f"d_update must be one of {', '.join(D_UPDATE_MODES)}, not {self.d_update!r}."
             )
+        for name in ("amp", "compile", "cuda_graphs", "sync_bn"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}.")
         if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
             raise ConfigError(f"seed must be a non-negative integer, not {self.seed!r}.")
         return self

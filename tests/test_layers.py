@@ -19,7 +19,7 @@ LAYERS = {
     "leaves": ["ganlab.errors", "ganlab.files", "ganlab.config", "ganlab.version", "ganlab.interrupts",
                "ganlab.data", "ganlab.data.*"],
     "libraries": ["ganlab.hookspecs", "ganlab.runs", "ganlab.metrics", "ganlab.classifier", "ganlab.sampling",
-                  "ganlab.figures", "ganlab.evaluation"],
+                  "ganlab.figures", "ganlab.evaluation", "ganlab.distributed"],
     "assembly": ["ganlab.plugins", "ganlab.defaults", "ganlab.networks", "ganlab.training_run", "ganlab.loading"],
     "loop": ["ganlab.trainer", "ganlab.observers", "ganlab.observers.*"],
     "top": ["ganlab", "ganlab.api", "ganlab.cli", "ganlab.__main__"],
