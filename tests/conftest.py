@@ -5,9 +5,19 @@ import struct
 
 import numpy as np
 import pytest
+import torch
 
 from ganlab.data import Dataset, DatasetSpec, load_dataset
 from ganlab.data.idx import IDX_TYPES
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` are skipped on a machine without a CUDA GPU."""
+    if torch.cuda.is_available():
+        return
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
 
 
 @pytest.fixture(scope="session")
