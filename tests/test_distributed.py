@@ -38,6 +38,7 @@ TIMEOUT = 240  # seconds: starting torch in three processes on a busy 2-core mac
 # Two ranks make the update of one process with the whole batch
 # --------------------------------------------------------------------------------------------------
 BATCH, LATENT, UPDATE_STEPS = 8, 6, 3
+OPTIMIZERS = ("adam", "sgd")
 SHAPE = (1, 6, 6)
 
 
@@ -72,10 +73,10 @@ class FixedBatches:
         return latent
 
 
-def train_on_fixed_batches(world) -> dict[str, torch.Tensor]:
+def train_on_fixed_batches(world, optimizer: str) -> dict[str, torch.Tensor]:
     """UPDATE_STEPS steps of tinygan+r1 on the fixed batches; returns G's and D's weights."""
     config = RunConfig(variant="tinygan+r1", plugin_files=[TINYGAN], batch_size=BATCH, latent_dim=LATENT,
-                       seed=3, device="cpu")
+                       seed=3, device="cpu", settings={"tiny_optimizer": optimizer})
     spec = random_dataset(shape=SHAPE).spec
     run = prepare(config, spec, make_plugin_manager(config.variant, config.plugin_files), world=world)
     d_steps = int(run.pm.hook.ganlab_discriminator_steps(config=config))
@@ -93,8 +94,8 @@ def rank_worker(rank: int, size: int, port: int, out: str) -> None:
                       LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(size))
     torch.set_num_threads(1)
     world = distributed.join("cpu")
-    weights = train_on_fixed_batches(world)
-    torch.save(weights, f"{out}.rank{rank}")
+    for optimizer in OPTIMIZERS:
+        torch.save(train_on_fixed_batches(world, optimizer), f"{out}.{optimizer}.rank{rank}")
     distributed.leave(world)
 
 
@@ -105,21 +106,24 @@ def free_port() -> int:
 
 
 def test_two_ranks_make_the_update_of_one_process_with_the_whole_batch(tmp_path):
-    """tinygan+r1: two D updates of two Adam steps each, G's step through a frozen D, r1's double backward."""
+    """tinygan+r1: two D updates of two optimizer steps each (real, then fake), G's step through a frozen D,
+    r1's double backward. With the core's Adam, and with SGD, whose step would show a sum in place of a mean
+    (Adam's step does not change when every gradient is doubled)."""
     out = str(tmp_path / "weights")
     context = mp.start_processes(rank_worker, args=(2, free_port(), out), nprocs=2, join=False, start_method="spawn")
     for process in context.processes:
         process.join(TIMEOUT)
     assert context.join(timeout=1), "a rank did not finish"
-    one_process = train_on_fixed_batches(distributed.ONE_PROCESS)
-    rank0, rank1 = (torch.load(f"{out}.rank{r}", weights_only=True) for r in (0, 1))
     start = prepare(RunConfig(variant="tinygan+r1", plugin_files=[TINYGAN], latent_dim=LATENT, seed=3, device="cpu"),
                     random_dataset(shape=SHAPE).spec)
-    first_layer = "network.layers.0.weight"
-    assert not torch.equal(start.generator.state_dict()[first_layer], one_process[f"G.{first_layer}"])  # it learned
-    for name, expected in one_process.items():
-        assert torch.equal(rank0[name], rank1[name]), f"{name} differs between the ranks"
-        torch.testing.assert_close(rank0[name], expected, rtol=1e-5, atol=1e-6, msg=f"{name}")
+    for optimizer in OPTIMIZERS:
+        one_process = train_on_fixed_batches(distributed.ONE_PROCESS, optimizer)
+        rank0, rank1 = (torch.load(f"{out}.{optimizer}.rank{r}", weights_only=True) for r in (0, 1))
+        first_layer = "network.layers.0.weight"
+        assert not torch.equal(start.generator.state_dict()[first_layer], one_process[f"G.{first_layer}"])  # it learned
+        for name, expected in one_process.items():
+            assert torch.equal(rank0[name], rank1[name]), f"{name} differs between the ranks"
+            torch.testing.assert_close(rank0[name], expected, rtol=1e-5, atol=1e-6, msg=f"{optimizer}: {name}")
 
 
 def test_a_batch_that_does_not_split_evenly_is_refused():

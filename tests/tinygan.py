@@ -18,6 +18,7 @@ import math
 import os
 import time
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -55,6 +56,18 @@ def ganlab_generator(spec, input_shape):
 @ganlab.hookimpl
 def ganlab_discriminator(input_shape):
     return TinyDiscriminator(math.prod(input_shape))
+
+
+@ganlab.hookimpl
+def ganlab_settings():
+    return {"tiny_optimizer": ("adam", "adam (the core's default) or sgd (whose step shows the gradient's scale)")}
+
+
+@ganlab.hookimpl
+def ganlab_optimizer(network, config):
+    if config.settings["tiny_optimizer"] == "sgd":
+        return torch.optim.SGD(network.parameters(), lr=0.1)
+    return None  # the core's Adam
 
 
 @ganlab.hookimpl
