@@ -11,6 +11,15 @@ from ganlab.data import Dataset, DatasetSpec, load_dataset
 from ganlab.data.idx import IDX_TYPES
 
 
+@pytest.fixture(scope="session", autouse=True)
+def decoded_folders(tmp_path_factory):
+    """Decoded ``folder`` datasets are cached in a temporary folder, not in the user's ganlab cache."""
+    folder = tmp_path_factory.mktemp("decoded-folders")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("ganlab.data.folder.decoded_cache_dir", lambda: folder)
+        yield folder
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``cuda`` are skipped on a machine without a CUDA GPU."""
     if torch.cuda.is_available():
