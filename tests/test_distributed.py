@@ -275,13 +275,11 @@ def test_resuming_on_another_number_of_processes_says_it_is_not_bit_identical():
 def test_each_cuda_switch_trains_and_is_recorded(switch, small_mnist_npz, tmp_path):
     import ganlab
 
-    config = ganlab.RunConfig(variant="cgan", steps=30, batch_size=64, seed=0, device="cuda", log_every=10,
-                              sample_every=30, checkpoint_every=0, final_eval_samples=0, data_path=small_mnist_npz,
-                              out=str(tmp_path / "run"), **{switch: True})
-    run = ganlab.train(config, quiet=True)
+    config = ganlab.RunConfig(variant="cgan", steps=12, batch_size=64, seed=0, device="cuda", log_every=4,
+                              final_eval_samples=0, data_path=small_mnist_npz, **{switch: True})
+    run = ganlab.train(config, quiet=True, write_files=False)  # no grids: each would compile G once more
     assert run.outcome == "finished" and np.isfinite(run.records[-1]["g_loss"])
-    saved, _, _ = RunFolder(tmp_path / "run").read_config()
-    assert getattr(saved, switch) is True
+    assert getattr(run.config, switch) is True, run.device_note  # what config.json records
 
 
 @pytest.mark.cuda
