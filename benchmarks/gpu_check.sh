@@ -35,11 +35,11 @@ log() { echo "gpu_check [$((SECONDS - started)) s]: $*"; }
 
 # On a CPU everything is scaled down: a dry run of the stages, not a measurement.
 if [ "$device" = cpu ]; then
-    variants=gan batches=32 speed_steps=20 full_steps=200 multi_steps=60
+    variants=gan batches=32 speed_steps=20 full_steps=200 full_eval=1000 multi_steps=60
     budget_tests=120 budget_speed=420 budget_full=120 budget_multi=120
     export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 else
-    variants=gan,cgan,dcgan batches=32,256 speed_steps=200 full_steps=20000 multi_steps=2000
+    variants=gan,cgan,dcgan batches=32,256 speed_steps=200 full_steps=20000 full_eval=10000 multi_steps=2000
     budget_tests=80 budget_speed=210 budget_full=150 budget_multi=30   # 470 s of the 480
 fi
 
@@ -91,8 +91,9 @@ done
 log "3. the full cgan run: $full_steps steps (budget ${budget_full} s)"
 rm -rf "$out/cgan-full"
 full_started=$SECONDS
+# (timeout sends SIGTERM: a run cut by the budget stops cleanly, with a checkpoint, and says at which step)
 timeout "$budget_full" $python -m ganlab run --variant cgan --steps "$full_steps" --seed 0 --device "$device" \
-    --out "$out/cgan-full" > "$out/full.log" 2>&1
+    --final-eval-samples "$full_eval" --out "$out/cgan-full" > "$out/full.log" 2>&1
 echo "{\"rc\": $?, \"wall_s\": $((SECONDS - full_started)), \"steps\": $full_steps}" > "$out/full.json"
 
 log "4. several processes (budget ${budget_multi} s)"
@@ -129,9 +130,9 @@ speed = [json.loads(line) for line in read("speed.jsonl").splitlines() if line.s
 summary["train_speed"] = speed
 
 full = json.loads(read("full.json") or "{}")
-finished = re.search(r"Training finished at step (\d+) after ([\d.]+) s \(([\d.]+) ms/step\)", read("full.log"))
-if finished:
-    full.update(train_s=float(finished[2]), ms_per_step=float(finished[3]))
+ended = re.search(r"Training (\w+) at step (\d+) after ([\d.]+) s \(([\d.]+) ms/step\)", read("full.log"))
+if ended:
+    full.update(outcome=ended[1], steps_done=int(ended[2]), train_s=float(ended[3]), ms_per_step=float(ended[4]))
 metrics = out / "cgan-full" / "metrics.json"
 full["metrics"] = json.loads(metrics.read_text()) if metrics.exists() else None
 summary["full_cgan_run"] = full
@@ -153,8 +154,9 @@ for r in speed:
     else:
         md.append(f"| {r['variant']} | {r['batch_size']} | {r['mode']} | {r.get('skipped', 'failed')} | | | |")
 m = full.get("metrics") or {}
-md += ["", f"## full cgan run: {full.get('steps')} steps, rc {full.get('rc')}, {full.get('wall_s')} s end to end, "
-       f"{full.get('train_s', '?')} s training ({full.get('ms_per_step', '?')} ms/step)",
+md += ["", f"## full cgan run: {full.get('steps_done', '?')} of {full.get('steps')} steps ({full.get('outcome', '?')}), "
+       f"rc {full.get('rc')}, {full.get('wall_s')} s end to end, {full.get('train_s', '?')} s training "
+       f"({full.get('ms_per_step', '?')} ms/step)",
        "", f"metrics: {json.dumps({k: v for k, v in m.items() if isinstance(v, (int, float))})}", "",
        "## several processes", ""]
 several = summary["several_processes"]
