@@ -3,6 +3,7 @@ tutorials and the tests call too; user errors become a one-paragraph message, ne
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
 from pathlib import Path
@@ -10,12 +11,15 @@ from pathlib import Path
 import click
 
 from ganlab import api
-from ganlab.config import D_UPDATE_MODES, RunConfig
+from ganlab.config import D_UPDATE_MODES, RunConfig, load_config_file
 from ganlab.data import dataset_names, download_dataset, load_dataset
 from ganlab.data.explore import describe, save_examples_grid, save_label_histogram
+from ganlab.distributed import resume_command
 from ganlab.errors import GanlabError
 from ganlab.evaluation import format_table
+from ganlab.loading import TRUST_VARIABLE
 from ganlab.plugins import discover_plugins
+from ganlab.runs import quoted
 from ganlab.version import __version__
 
 
@@ -27,7 +31,14 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except GanlabError as exc:
-            raise click.ClickException(str(exc)) from None
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from None
+        except MemoryError:
+            raise click.ClickException(
+                "Ran out of memory. Ask for less at once: a smaller --batch-size, fewer samples (--n, "
+                "--final-eval-samples, --eval-samples), or smaller images (--image-size); close other programs "
+                "that use a lot of memory.") from None
 
     return wrapper
 
@@ -50,10 +61,34 @@ def cli():
 
 
 positive = click.IntRange(min=1)
+unit_interval = click.FloatRange(min=0, max=1, max_open=True)
 defaults = RunConfig()
 
 
+def read_config_option(context: click.Context, param: click.Parameter, path: str | None) -> str | None:
+    """--config FILE: its settings become the defaults of this command; options given on the command
+    line override them (click's ``default_map``)."""
+    if path is None:
+        return None
+    try:
+        values = load_config_file(path)
+    except GanlabError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config") from None
+    options = {key: value for key, value in values.items() if key not in ("data_options", "settings")}
+    data_options = values.get("data_options") or {}
+    options.update(labels_path=data_options.get("labels"), image_size=data_options.get("image_size"))
+    if options["image_size"] is not None:
+        options["image_size"] = str(options["image_size"])
+    context.default_map = {**(context.default_map or {}), **{k: v for k, v in options.items() if v is not None}}
+    context.meta["config_settings"] = values.get("settings") or {}  # merged under --set in `run`
+    return path
+
+
 @cli.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True), is_eager=True,
+              expose_value=True, callback=read_config_option,
+              help="Take the settings from a TOML file or a run's config.json (to repeat it); options given "
+                   "here override them.")
 @click.option("--variant", default=defaults.variant, show_default=True,
               help="Plugin(s) to train; a+b asks a first, then b (see `ganlab variants`).")
 @click.option("--plugin", "plugin_files", multiple=True, type=click.Path(dir_okay=False),
@@ -66,10 +101,15 @@ defaults = RunConfig()
 @click.option("--image-size", type=click.Choice(["28", "32", "64"]), help="Resize images (--dataset folder).")
 @click.option("--steps", type=positive, default=defaults.steps, show_default=True,
               help="Training steps (the tutorial calls them epochs: one batch each).")
-@click.option("--batch-size", type=positive, default=defaults.batch_size, show_default=True,
-              help="Samples per step; under torchrun the batch of all processes together (each takes 1/N).")
+@click.option("--batch-size", type=click.IntRange(min=2), default=defaults.batch_size, show_default=True,
+              help="Samples per step (at least 2: BatchNorm needs a batch); under torchrun the batch of all "
+                   "processes together (each takes 1/N).")
 @click.option("--latent-dim", type=positive, default=defaults.latent_dim, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=defaults.lr, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=defaults.lr, show_default=True,
+              help="Adam's learning rate, both networks.")
+@click.option("--beta1", type=unit_interval, default=defaults.beta1, show_default=True,
+              help="Adam's beta1 (the tutorial's 0.5; PyTorch's default is 0.9).")
+@click.option("--beta2", type=unit_interval, default=defaults.beta2, show_default=True, help="Adam's beta2.")
 @click.option("--d-update", type=click.Choice(D_UPDATE_MODES), default=defaults.d_update, show_default=True,
               help="joint: one D step on real+fake loss; separate: the tutorial's real, then fake step; "
                    "auto: the variant's choice (gan, cgan: separate).")
@@ -102,26 +142,39 @@ defaults = RunConfig()
               help="Under torchrun on GPUs: BatchNorm statistics over the whole batch of all processes.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
-              help="Continue this run folder from its latest checkpoint (to --steps, if given).")
+              help="Continue this run folder from its latest checkpoint, with its own settings; only "
+                   "--steps, --keep-checkpoints, --checkpoint-every, --eval-every, --device, --tensorboard, "
+                   "--quiet and --checkpoint may be given with it.")
+@click.option("--checkpoint", help="With --resume: continue from this checkpoint (a file name or a step, e.g. "
+                                   "step_004000.pt or 4000) instead of the latest.")
+@click.option("--trust-plugins", is_flag=True, help="With --resume: run the plugin code the run folder carries "
+                                                    "without the warning.")
 @user_errors
-def run(quiet, settings, resume_dir, labels_path, image_size, **options):
+def run(config_file, quiet, settings, resume_dir, checkpoint, trust_plugins, labels_path, image_size, **options):
     """Train a GAN variant and write a run folder.
 
     On several processes: torchrun --standalone --nproc-per-node=N -m ganlab run ... (see the README).
     """
-    options["data_options"] = {key: value for key, value in
-                               (("labels", labels_path), ("image_size", image_size and int(image_size)))
-                               if value is not None}
+    context = click.get_current_context()
+    given = {name for name in context.params if context.get_parameter_source(name).name != "DEFAULT"}
     if resume_dir:
-        steps_given = click.get_current_context().get_parameter_source("steps").name != "DEFAULT"
-        result = api.resume(resume_dir, steps=options["steps"] if steps_given else None, quiet=quiet)
+        trust_run_plugins(trust_plugins)
+        result = api.resume(resume_dir, quiet=quiet, checkpoint=checkpoint, **resume_changes(given, options))
     else:
+        if checkpoint is not None:
+            raise click.UsageError("--checkpoint chooses where --resume continues from; give --resume RUN too.")
+        options["data_options"] = {key: value for key, value in
+                                   (("labels", labels_path), ("image_size", image_size and int(image_size)))
+                                   if value is not None}
         options["plugin_files"] = list(options["plugin_files"])
-        result = api.train(RunConfig(**options), quiet=quiet, overrides=parse_settings(settings))
+        overrides = {**context.meta.get("config_settings", {}), **parse_settings(settings)}
+        result = api.train(RunConfig(**options), quiet=quiet, overrides=overrides)
     if result.outcome == "stopped":
         if result.folder:  # rank 0 of several processes, or the only one
-            click.echo(f"Stopped at step {result.step}; the checkpoint is saved. Continue with:\n"
-                       f"  {resume_command(result)}", err=True)
+            latest = result.folder.latest_checkpoint()
+            saved = f"the checkpoint {latest.name} is saved" if latest else "no step was done yet, so nothing is saved"
+            click.echo(f"Stopped at step {result.step}; {saved}. Continue with:\n"
+                       f"  {resume_command(result.world, quoted(result.folder.path))}", err=True)
         sys.exit(128 + signal.Signals[result.stopped_by or "SIGINT"].value)  # 130 for Ctrl-C, 143 for SIGTERM
     if not quiet and result.folder:
         click.echo(f"Run folder: {result.folder.path}  (samples/, final_grid.png, losses.csv, "
@@ -129,15 +182,28 @@ def run(quiet, settings, resume_dir, labels_path, image_size, **options):
         click.echo(f"Draw new samples: ganlab sample {result.folder.path} --out samples.png")
 
 
-def resume_command(run) -> str:
-    """The command that continues ``run``: under torchrun, on as many processes (bit for bit)."""
-    world = run.world
-    if not world.several:
-        return f"ganlab run --resume {run.folder.path}"
-    launch = (f"torchrun --standalone --nproc-per-node={world.size}" if world.local_size == world.size
-              else f"torchrun --nnodes={world.size // world.local_size} --nproc-per-node={world.local_size} "
-                   f"<the same rendezvous options>")
-    return f"{launch} -m ganlab run --resume {run.folder.path}"
+RESUMABLE_OPTIONS = {"steps", "keep_checkpoints", "checkpoint_every", "eval_every", "device", "tensorboard",
+                     "quiet", "resume_dir", "checkpoint", "trust_plugins"}
+
+
+def resume_changes(given: set[str], values: dict) -> dict:
+    """The settings a ``--resume`` changes; any other option given is refused by name."""
+    refused = sorted(given - RESUMABLE_OPTIONS)
+    if refused:
+        options = {param.name: param.opts[0] for param in click.get_current_context().command.params}
+        names = ", ".join(options[name] for name in refused)
+        raise click.UsageError(
+            f"--resume continues a run with the settings in its config.json, so {names} cannot be given with it. "
+            f"A resume may change only --steps, --keep-checkpoints, --checkpoint-every, --eval-every, --device "
+            f"and --tensorboard. To train with other settings, start a new run (another --out).")
+    return {name: values[name] for name in given & (RESUMABLE_OPTIONS - {"quiet", "resume_dir", "checkpoint",
+                                                                         "trust_plugins"})}
+
+
+def trust_run_plugins(trust: bool) -> None:
+    """--trust-plugins: no warning before running the plugin code a run folder carries."""
+    if trust:
+        os.environ[TRUST_VARIABLE] = "1"
 
 
 @cli.command()
@@ -149,9 +215,11 @@ def resume_command(run) -> str:
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="A checkpoint file [default: the latest].")
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--trust-plugins", is_flag=True, help="Run the plugin code the run folder carries without the warning.")
 @user_errors
-def sample(run_dir, out, n, label, per_class, seed, checkpoint, device):
+def sample(run_dir, out, n, label, per_class, seed, checkpoint, device, trust_plugins):
     """Draw samples from a trained run into a PNG grid or an NPZ file."""
+    trust_run_plugins(trust_plugins)
     if Path(out).suffix.lower() not in (".png", ".npz"):
         raise click.BadParameter(f"{out} must end in .png (a grid) or .npz (arrays).", param_hint="--out")
     if label is not None and per_class is not None:
@@ -270,9 +338,11 @@ def hist(out, **dataset):
 @click.option("--n", type=click.IntRange(min=2), default=10_000, show_default=True, help="Samples to draw.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="A checkpoint file [default: the latest].")
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--trust-plugins", is_flag=True, help="Run the plugin code the run folder carries without the warning.")
 @user_errors
-def eval_command(run_dir, n, checkpoint, device):
+def eval_command(run_dir, n, checkpoint, device, trust_plugins):
     """Measure a trained run with the project's classifier; writes metrics.json."""
+    trust_run_plugins(trust_plugins)
     metrics = api.evaluate(run_dir, n=n, checkpoint=checkpoint, device=device)
     click.echo(f"{metrics['variant']} at step {metrics['step']}, {n} samples:")
     click.echo(format_table(metrics))
@@ -291,13 +361,15 @@ def eval_command(run_dir, n, checkpoint, device):
 @click.option("--n", type=click.IntRange(min=2), default=10_000, show_default=True,
               help="Samples for runs that have no metrics.json yet.")
 @click.option("--quiet", is_flag=True)
+@click.option("--trust-plugins", is_flag=True, help="Run the plugin code run folders carry without the warning.")
 @user_errors
-def compare(run_dirs, out, variants, steps, seed, eval_every, dataset, n, quiet):
+def compare(run_dirs, out, variants, steps, seed, eval_every, dataset, n, quiet, trust_plugins):
     """Compare runs side by side: report.html (self-contained) and report.png.
 
     ganlab compare runs/gan-... runs/cgan-... --out report/
     ganlab compare --variants gan,cgan --steps 20000   (trains both, then compares)
     """
+    trust_run_plugins(trust_plugins)
     run_dirs = list(run_dirs)
     if variants:
         run_dirs += api.train_variants([v.strip() for v in variants.split(",")], out, steps=steps, seed=seed,

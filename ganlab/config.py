@@ -6,8 +6,12 @@ images, i.e. one training *step*; ganlab says "step" throughout.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import json
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ganlab.errors import ConfigError
@@ -65,6 +69,10 @@ class RunConfig:
         """Check every value; raise ConfigError naming the setting and its allowed range."""
         for name in ("steps", "batch_size", "latent_dim", "sample_every", "log_every"):
             _require_positive_int(name, getattr(self, name))
+        if self.batch_size < 2:
+            raise ConfigError(f"batch_size must be at least 2 (BatchNorm, in most of the networks, needs two "
+                              f"samples to normalise over), not {self.batch_size}.")
+        self._check_types()
         for name in ("eval_every", "final_eval_samples", "keep_checkpoints"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -97,19 +105,80 @@ class RunConfig:
             raise ConfigError(f"seed must be a non-negative integer, not {self.seed!r}.")
         return self
 
+    def _check_types(self) -> None:
+        """The non-numeric settings have the types they should (a hand-edited config.json may not)."""
+        expected = {"variant": str, "dataset": str, "d_update": str, "device": str, "data_path": (str, type(None)),
+                    "out": (str, type(None)), "plugin_files": list, "data_options": dict, "settings": dict,
+                    "tensorboard": bool}
+        for name, kind in expected.items():
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                raise ConfigError(f"{name} must be a {getattr(kind, '__name__', 'text or null')}, not {value!r}.")
+        bad = [f for f in self.plugin_files if not isinstance(f, str)]
+        if bad:
+            raise ConfigError(f"plugin_files must be a list of file paths (text), not {self.plugin_files!r}.")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
         """Rebuild a config, rejecting unknown keys by name (a typo must not pass silently)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(
-                f"Unknown setting(s) {', '.join(unknown)}. Known settings: {', '.join(sorted(known))}."
-            )
+        check_known_keys(values, "")
         return cls(**values)
+
+
+def check_known_keys(values: dict[str, Any], where: str) -> None:
+    """Refuse keys that are not RunConfig fields, by name, with the nearest known name."""
+    known = [f.name for f in dataclasses.fields(RunConfig)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        hints = [f"{name} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(name, known, n=1))
+                 else name for name in unknown]
+        raise ConfigError(f"Unknown setting(s) {', '.join(hints)}{where}. Known settings: {', '.join(sorted(known))}.")
+
+
+def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The settings in a config file, for ``ganlab run --config``: a TOML file of RunConfig fields, or a
+    run folder's ``config.json`` (to repeat that run; its ``out`` is left out, since that folder holds a
+    run already, and its plugin files are found inside it).
+
+    Plugin settings go in a ``[settings]`` table of the TOML file; plugin file paths are relative to
+    the config file.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror or exc}).") from None
+    if path.suffix.lower() == ".toml":
+        values = _parse_toml(text, path)
+    else:
+        try:
+            values = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"--config {path} is not valid JSON ({exc}). Give a .toml file or a run "
+                              f"folder's config.json.") from None
+        if isinstance(values, dict) and isinstance(values.get("config"), dict):  # a run folder's config.json
+            values = {k: v for k, v in values["config"].items() if k != "out"}
+    if not isinstance(values, dict):
+        raise ConfigError(f"--config {path} must hold a table of settings (name = value).")
+    check_known_keys(values, f" in {path}")
+    if "plugin_files" in values and isinstance(values["plugin_files"], list):
+        values["plugin_files"] = [str(path.parent / f) if isinstance(f, str) else f for f in values["plugin_files"]]
+    return values
+
+
+def _parse_toml(text: str, path: Path) -> dict[str, Any]:
+    try:
+        import tomllib  # Python 3.11+
+    except ImportError:
+        raise ConfigError(f"--config {path}: reading TOML needs Python 3.11 or newer (tomllib); give the "
+                          f"settings as JSON instead.") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--config {path} is not valid TOML ({exc}).") from None
 
 
 def _require_positive_int(name: str, value: Any) -> None:

@@ -144,6 +144,16 @@ def rank_device(world: World, device: torch.device) -> torch.device:
     return device
 
 
+def resume_command(world: World, run_folder: str) -> str:
+    """The command that continues a run: under torchrun, on as many processes (bit for bit)."""
+    if not world.several:
+        return f"ganlab run --resume {run_folder}"
+    if world.local_size == world.size:  # one machine
+        return f"torchrun --standalone --nproc-per-node={world.size} -m ganlab run --resume {run_folder}"
+    return (f"torchrun --nnodes={world.size // world.local_size} --nproc-per-node={world.local_size} <the same "
+            f"rendezvous options> -m ganlab run --resume {run_folder}")
+
+
 def rank_seed(seed: int, world: World) -> int:
     """The seed of this rank's own random stream: batches, noise, labels, dropout (``seed + rank``)."""
     return seed + world.rank

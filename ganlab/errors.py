@@ -9,6 +9,8 @@ turns these into a clean message and a non-zero exit code instead of a traceback
 class GanlabError(Exception):
     """Base class of every error whose message is meant for the user."""
 
+    exit_code = 1  # the command's exit status when it ends with this error
+
 
 class ConfigError(GanlabError):
     """A setting is unknown or out of range."""
@@ -28,6 +30,12 @@ class CheckpointError(GanlabError):
 
 class DivergenceError(GanlabError):
     """Training produced non-finite losses or weights."""
+
+
+class Interrupted(GanlabError):
+    """The user stopped a command at once (a second Ctrl-C), in the middle of its work."""
+
+    exit_code = 130  # 128 + SIGINT, as a shell reports a process stopped by Ctrl-C
 
 
 class WriteError(GanlabError):

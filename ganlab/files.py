@@ -52,9 +52,21 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
     except BaseException as exc:  # Ctrl-C included: never leave the temporary file behind
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise write_error(path, exc) from None
+        cause = _os_error_in(exc)
+        if cause is not None:
+            raise write_error(path, cause) from None
         raise
+
+
+def _os_error_in(exc: BaseException | None) -> OSError | None:
+    """The OSError behind an exception, if any (some writers wrap it: torch.save raises RuntimeError)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def write_error(path: Path, exc: OSError) -> WriteError:

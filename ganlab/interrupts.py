@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -33,7 +34,7 @@ class StopRequest:
         self.signal_name = signal.Signals(signum).name
         if not self.quiet:
             print(f"\n{self.signal_name} received: stopping {self.when} and saving a checkpoint "
-                  f"(press Ctrl-C again to stop at once).", flush=True)
+                  f"(press Ctrl-C again to stop at once).", file=sys.stderr, flush=True)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[StopRequest]:

@@ -4,36 +4,74 @@ Used to sample from a run, to evaluate it, and to continue training it exactly w
 """
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
+from ganlab.checkpoints import check_checkpoint_matches, load_checkpoint
 from ganlab.distributed import ONE_PROCESS, World
+from ganlab.errors import CheckpointError
 from ganlab.plugins import make_plugin_manager
-from ganlab.runs import RunFolder, check_checkpoint_matches, load_checkpoint
+from ganlab.runs import RunFolder, quoted
 from ganlab.training_run import TrainingRun, prepare
 
+TRUST_VARIABLE = "GANLAB_TRUST_RUN_PLUGINS"  # =1: run a run folder's plugin files without the warning
+_warned: set[str] = set()  # run folders already warned about in this process
 
-def restore(run_dir, checkpoint=None, device: str | None = None,
-            world: World = ONE_PROCESS) -> tuple[TrainingRun, dict[str, Any]]:
+
+def warn_about_carried_plugins(folder: RunFolder, files: list[str]) -> None:
+    """One line on stderr before ganlab runs plugin code that came inside a run folder.
+
+    A run folder carries its ``--plugin`` files so it can be rebuilt anywhere; a folder someone sent
+    you therefore runs *their* code on your machine, as a notebook would. Say so, once per folder.
+    """
+    key = str(folder.path.resolve())
+    if not files or os.environ.get(TRUST_VARIABLE) == "1" or key in _warned:
+        return
+    _warned.add(key)
+    print(f"ganlab: note: this run folder carries plugin code ({', '.join(files)}) that ganlab runs now, with "
+          f"your permissions; use run folders you trust (--trust-plugins or {TRUST_VARIABLE}=1 silences this).",
+          file=sys.stderr)
+
+
+def restore(run_dir, checkpoint=None, device: str | None = None, allow_no_checkpoint: bool = False,
+            world: World = ONE_PROCESS) -> tuple[TrainingRun, dict[str, Any] | None]:
     """Rebuild a saved run (same plugins, same settings) and load a checkpoint into it.
 
-    :param checkpoint: a checkpoint file; the run folder's latest when None.
+    :param checkpoint: a checkpoint (a path, or a file name or step in the folder's checkpoints/);
+        the run folder's latest when None.
     :param device: where to put the networks; the run's own ``--device`` setting when None.
+    :param allow_no_checkpoint: for a folder stopped before its first checkpoint, return the run as it
+        was at step 0 (same seed, so the same start) instead of refusing.
     :param world: the processes that continue the run together (torchrun); each calls ``restore``.
-    :returns: the run, and the checkpoint it was loaded from: its ``"rng"`` states continue the
-        random streams exactly; its ``"plugin_state"`` goes to :meth:`TrainingRun.restore_plugin_state`
-        once every plugin (observers included) is registered.
+    :returns: the run, and the checkpoint it was loaded from (None at step 0): its ``"rng"`` states
+        continue the random streams exactly; its ``"plugin_state"`` goes to
+        :meth:`TrainingRun.restore_plugin_state` once every plugin (observers included) is registered.
     """
     folder = RunFolder.open(run_dir)
     config, spec, _ = folder.read_config()
     if device is not None:
         config.device = device
-    path = checkpoint or folder.latest_checkpoint()
-    run = prepare(config, spec, make_plugin_manager(config.variant, folder.plugin_paths(config.plugin_files)),
-                  world=world)
-    payload = load_checkpoint(path, run.device)
-    check_checkpoint_matches(payload, config.variant, spec, path)
+    path = folder.checkpoint_named(checkpoint) if checkpoint is not None else folder.latest_checkpoint()
+    if path is None and not allow_no_checkpoint:
+        raise CheckpointError(f"{folder.path} has no checkpoint yet (it stopped before its first one), so there "
+                              f"are no weights to use. Continue it from step 0 with `ganlab run --resume "
+                              f"{quoted(folder.path)}`, or delete the folder.")
+    plugin_files = folder.plugin_paths(config.plugin_files)
+    warn_about_carried_plugins(folder, config.plugin_files)
+    run = prepare(config, spec, make_plugin_manager(config.variant, plugin_files), world=world)
     run.folder = folder
-    run.load_checkpoint(payload, path)
+    if path is None:
+        return run, None
+    try:
+        payload = load_checkpoint(path, run.device)
+        check_checkpoint_matches(payload, config.variant, spec, path)
+        run.load_checkpoint(payload, path)
+    except CheckpointError as exc:
+        others = [p.name for p in folder.checkpoints() if p.resolve() != path.resolve()]
+        hint = (f" Other checkpoints of this run: {', '.join(others)}; continue from one with `ganlab run "
+                f"--resume {quoted(folder.path)} --checkpoint {others[-1]}`." if others else "")
+        raise CheckpointError(f"{exc}{hint}") from None
     run.records = [r for r in folder.read_losses() if r["step"] <= run.step]
     return run, payload
 

@@ -1,6 +1,7 @@
 """The run folder: everything a run writes, and everything needed to rebuild it.
 
-This module owns every path and every file format inside a run folder; nothing else builds them.
+This module owns every path and every file format inside a run folder (the checkpoint files' own
+format is :mod:`ganlab.checkpoints`); nothing else builds them.
 
     runs/cgan-20261128-101500/
       config.json              every setting, the dataset's shape, versions, device
@@ -13,8 +14,12 @@ This module owns every path and every file format inside a run folder; nothing e
       events.log               warnings raised during training (e.g. by the watchdog)
       plugins/lsgan.py         copies of the ``--plugin`` files the run was trained with
       checkpoints/step_020000.pt  networks, optimizers, RNG states; ``torch.load(weights_only=True)``
+      .lock                    held by the one process that writes the folder (see :meth:`RunFolder.lock`)
 
-Every file is written atomically (see :mod:`ganlab.files`).
+The folder is a small transactional store: every file is written atomically (see
+:mod:`ganlab.files`); the loss log is written before the checkpoint that commits it, so it is never
+behind the newest checkpoint; one process at a time writes a folder, under an OS-level lock; temporary
+files a killed process left behind are removed by the next writer.
 """
 from __future__ import annotations
 
@@ -23,22 +28,26 @@ import datetime
 import io
 import json
 import os
-import random
 import re
+import shlex
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec
-from ganlab.errors import CheckpointError, ConfigError
-from ganlab.files import atomic_save, atomic_write_bytes, atomic_write_json, atomic_write_text
+from ganlab.errors import CheckpointError, ConfigError, GanlabError
+from ganlab.files import TEMPORARY_SUFFIX, atomic_write_bytes, atomic_write_json, atomic_write_text
 from ganlab.version import __version__
 
-CHECKPOINT_FORMAT = 2  # 2: plugin state and the sampling generator (format 1 still loads)
+try:  # POSIX: an advisory lock the kernel drops when the process dies, however it dies
+    import fcntl
+except ImportError:  # Windows: no lock; one writer per folder is then up to the user
+    fcntl = None  # type: ignore[assignment]
+
 LOSS_COLUMNS = ("step", "d_loss", "g_loss", "d_real_acc", "d_fake_acc")  # then plugins' named terms
 METRIC_CURVE_COLUMNS = ("step", "seconds", "n_samples")  # then the metrics of ganlab.metrics.CURVE_METRICS
 _CHECKPOINT_NAME = re.compile(r"step_(\d+)\.pt$")
@@ -65,31 +74,35 @@ class RunFolder:
         self.samples_dir = self.path / "samples"
         self.checkpoints_dir = self.path / "checkpoints"
         self.plugins_dir = self.path / "plugins"
+        self.lock_file = self.path / ".lock"
+        self._lock_handle = None
 
     @classmethod
     def create(cls, path: str | os.PathLike) -> RunFolder:
-        """Make a new, writable run folder; refuse one that already holds a run."""
+        """Make a new run folder and lock it for this process; refuse one that already holds a run.
+
+        The check for an existing run happens under the lock, so two runs started on one ``--out`` at
+        the same moment cannot both pass it.
+        """
         folder = cls(path)
-        if folder.config_file.exists():
-            raise ConfigError(
-                f"--out {folder.path} already holds a run. Choose another --out, or delete that "
-                f"folder first."
-            )
         try:
             folder.samples_dir.mkdir(parents=True, exist_ok=True)
             folder.checkpoints_dir.mkdir(exist_ok=True)
-            probe = folder.path / ".write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
         except OSError as exc:
+            raise ConfigError(f"Cannot write the run folder --out {folder.path}: {exc.strerror or exc}. "
+                              f"Choose a folder you can write to.") from None
+        folder.lock()
+        if folder.config_file.exists():
+            folder.unlock()
             raise ConfigError(
-                f"Cannot write the run folder --out {folder.path}: {exc.strerror or exc}. Choose a "
-                f"folder you can write to."
-            ) from None
+                f"--out {folder.path} already holds a run. Continue it with `ganlab run --resume "
+                f"{quoted(folder.path)}`, choose another --out, or delete that folder first."
+            )
         return folder
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> RunFolder:
+        """An existing run folder, for reading (sample, eval, compare); :meth:`lock` it to write."""
         folder = cls(path)
         if not folder.config_file.is_file():
             raise CheckpointError(
@@ -97,6 +110,51 @@ class RunFolder:
                 f"that `ganlab run` printed, e.g. runs/cgan-20261128-101500."
             )
         return folder
+
+    # ---- one writer per folder ------------------------------------------------------------------
+    def lock(self) -> None:
+        """Become the folder's one writer (an OS lock on ``.lock``, held until :meth:`unlock` or exit),
+        then remove the temporary files a killed writer left behind."""
+        if fcntl is None or self._lock_handle is not None:
+            return
+        handle = open(self.lock_file, "a+")  # noqa: SIM115  kept open: the lock lives as long as it
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise ConfigError(
+                f"Another ganlab process (pid {owner}) is writing to {self.path} right now. Wait for it to "
+                f"finish, or stop it (Ctrl-C in its terminal, or `kill {owner}`), then try again; two "
+                f"processes writing one run folder would mix their files."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_handle = handle
+        self.remove_stale_temporaries()
+
+    def unlock(self) -> None:
+        if self._lock_handle is not None:
+            self._lock_handle.close()  # closing the file releases the lock
+            self._lock_handle = None
+
+    def remove_stale_temporaries(self) -> None:
+        """Delete the hidden ``.<name>.<random>.tmp`` files of writes that a kill interrupted.
+
+        Only the folder's writer may do this (under the lock): another process's temporary file could
+        be a write in progress.
+        """
+        stale = [p for folder in (self.path, self.checkpoints_dir, self.samples_dir, self.plugins_dir)
+                 if folder.is_dir() for p in folder.glob(f".*{TEMPORARY_SUFFIX}")]
+        if stale:
+            size = sum(p.stat().st_size for p in stale)
+            for path in stale:
+                path.unlink(missing_ok=True)
+            print(f"ganlab: removed {len(stale)} temporary file(s) ({size / 1e6:.1f} MB) that an interrupted "
+                  f"run left in {self.path}", file=sys.stderr)
 
     # ---- config.json ----------------------------------------------------------------------------
     def write_config(self, config: RunConfig, spec: DatasetSpec, conditional: bool, device: str) -> None:
@@ -112,12 +170,15 @@ class RunFolder:
     def read_config(self) -> tuple[RunConfig, DatasetSpec, dict[str, Any]]:
         try:
             saved = json.loads(self.config_file.read_text())
-            config = RunConfig.from_dict(saved["config"])
+            config = RunConfig.from_dict(saved["config"]).validate()
             spec = spec_from_dict(saved["dataset"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except GanlabError as exc:
+            raise CheckpointError(f"{self.config_file} holds a setting ganlab cannot use: {exc} It is "
+                                  f"written by `ganlab run`; restore it from a copy, or train a new run.") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CheckpointError(
-                f"{self.config_file} is unreadable or incomplete ({exc}). It is written by "
-                f"`ganlab run`; restore it from a copy, or train a new run."
+                f"{self.config_file} is unreadable or incomplete ({type(exc).__name__}: {exc}). It is "
+                f"written by `ganlab run`; restore it from a copy, or train a new run."
             ) from None
         return config, spec, saved
 
@@ -131,7 +192,6 @@ class RunFolder:
         kept = []
         for file in files:
             target = self.plugins_dir / Path(file).name
-            target.parent.mkdir(exist_ok=True)
             atomic_write_bytes(target, Path(file).read_bytes())
             kept.append(target.relative_to(self.path).as_posix())
         return kept
@@ -160,14 +220,23 @@ class RunFolder:
         found = [p for p in self.checkpoints_dir.glob("step_*.pt") if _CHECKPOINT_NAME.search(p.name)]
         return sorted(found, key=lambda p: int(_CHECKPOINT_NAME.search(p.name).group(1)))
 
-    def latest_checkpoint(self) -> Path:
+    def latest_checkpoint(self) -> Path | None:
+        """The newest checkpoint, or None when the run has not reached its first one."""
         found = self.checkpoints()
-        if not found:
-            raise CheckpointError(
-                f"{self.path} has no checkpoint yet (checkpoints/step_*.pt). Let the run reach its "
-                f"first checkpoint, or lower --checkpoint-every."
-            )
-        return found[-1]
+        return found[-1] if found else None
+
+    def checkpoint_named(self, name: str | os.PathLike) -> Path:
+        """A checkpoint chosen by the user: a path, or a file name or step number in checkpoints/."""
+        text = str(name)
+        candidates = [Path(text), self.checkpoints_dir / text, self.checkpoints_dir / f"{text}.pt"]
+        if text.isdigit():
+            candidates.append(self.checkpoint_file(int(text)))
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        have = ", ".join(p.name for p in self.checkpoints()) or "none yet"
+        raise CheckpointError(f"No checkpoint {text!r} in {self.path}. Its checkpoints: {have}. Give one of "
+                              f"them (a file name or a step), e.g. --checkpoint step_002000.pt.")
 
     # ---- losses.csv -----------------------------------------------------------------------------
     def write_losses(self, records: list[dict[str, float]]) -> None:
@@ -176,11 +245,8 @@ class RunFolder:
         atomic_write_text(self.losses_file, _csv_text((*LOSS_COLUMNS, *extra), records))
 
     def read_losses(self) -> list[dict[str, float]]:
-        if not self.losses_file.exists():
-            return []
-        with open(self.losses_file, newline="") as handle:
-            return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items() if v != ""}
-                    for row in csv.DictReader(handle)]
+        rows = _read_csv(self.losses_file, "the loss log")
+        return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items() if v != ""} for row in rows]
 
     # ---- metrics.json, metrics.csv --------------------------------------------------------------
     def write_metrics(self, metrics: dict[str, Any]) -> None:
@@ -190,7 +256,18 @@ class RunFolder:
         """The final evaluation, or None when the run has none yet."""
         if not self.metrics_file.exists():
             return None
-        return json.loads(self.metrics_file.read_text())
+        try:
+            metrics = json.loads(self.metrics_file.read_text())
+            if not isinstance(metrics, dict):
+                raise ValueError("it is not a JSON object")
+            bad = [k for k, v in metrics.items() if k not in ("variant", "dataset", "sampled_from")
+                   and not (v is None or isinstance(v, (int, float, list)))]
+            if bad:
+                raise ValueError(f"{', '.join(bad)} should be numbers")
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"{self.metrics_file} is damaged ({exc}). Delete it; `ganlab eval "
+                                  f"{quoted(self.path)}` measures the run again and writes a new one.") from None
+        return metrics
 
     def write_metric_curve(self, rows: list[dict[str, Any]], metric_names: tuple[str, ...]) -> None:
         """Evaluations during training: one row per evaluation, empty cells for metrics not measured."""
@@ -198,17 +275,48 @@ class RunFolder:
         atomic_write_text(self.metrics_csv_file, _csv_text((*METRIC_CURVE_COLUMNS, *metric_names), rows))
 
     def read_metric_curve(self) -> list[dict[str, Any]]:
-        if not self.metrics_csv_file.exists():
-            return []
-        with open(self.metrics_csv_file, newline="") as handle:
-            return [{k: (int(v) if k in ("step", "n_samples") else (float(v) if v != "" else None))
-                     for k, v in row.items()} for row in csv.DictReader(handle)]
+        rows = _read_csv(self.metrics_csv_file, "the metric curve")
+        return [{k: (int(v) if k in ("step", "n_samples") else (float(v) if v != "" else None))
+                 for k, v in row.items()} for row in rows]
 
     # ---- events.log -----------------------------------------------------------------------------
     def log_event(self, message: str) -> None:
         """Append one line to events.log (rewritten whole, atomically: a crash cannot cut a line)."""
         previous = self.events_file.read_text() if self.events_file.exists() else ""
         atomic_write_text(self.events_file, previous + message.rstrip("\n") + "\n")
+
+
+def quoted(path: str | os.PathLike) -> str:
+    """A path as a shell word that pastes back correctly (spaces, quotes)."""
+    return shlex.quote(str(path))
+
+
+def _read_csv(path: Path, what: str) -> list[dict[str, str]]:
+    """Every row of a CSV file the run wrote, checked: a damaged row is a message naming its line."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for line, row in enumerate(rows, start=2):
+        values = list(row.values())
+        damaged = None in row or any(v is None for v in values) or not row.get("step", "").isdigit()
+        if not damaged:
+            try:
+                [float(v) for v in values if v != ""]
+            except ValueError:
+                damaged = True
+        if damaged:
+            raise CheckpointError(f"{path} ({what}) is damaged at line {line}: {','.join(str(v) for v in values)!r}. "
+                                  f"It is a record ganlab writes; restore it from a copy, or move it away to "
+                                  f"continue without the earlier rows.")
+    return rows
+
+
+def spec_from_dict(values: dict[str, Any]) -> DatasetSpec:
+    return DatasetSpec(
+        name=values["name"], image_shape=tuple(int(d) for d in values["image_shape"]),
+        num_classes=int(values["num_classes"]), class_names=tuple(str(n) for n in values["class_names"]),
+    )
 
 
 def _csv_text(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
@@ -222,79 +330,3 @@ def _csv_text(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
 
 def _cell(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def spec_from_dict(values: dict[str, Any]) -> DatasetSpec:
-    return DatasetSpec(
-        name=values["name"], image_shape=tuple(values["image_shape"]),
-        num_classes=int(values["num_classes"]), class_names=tuple(values["class_names"]),
-    )
-
-
-def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
-    """Write a checkpoint atomically: a kill at any instant leaves the previous file intact."""
-    atomic_save(path, lambda handle: torch.save({"format": CHECKPOINT_FORMAT, **payload}, handle))
-
-
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint without running any code that might be inside it (``weights_only=True``)."""
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"Checkpoint {path} does not exist.") from None
-    except Exception as exc:  # truncated, corrupt, or a pickle that asks for arbitrary code
-        raise CheckpointError(
-            f"Checkpoint {path} cannot be loaded safely ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}). It is corrupt, truncated, or not a "
-            f"ganlab checkpoint; use an earlier checkpoint from the same run folder."
-        ) from None
-    if not isinstance(payload, dict) or "format" not in payload:
-        raise CheckpointError(f"{path} is not a ganlab checkpoint (no format marker).")
-    if payload["format"] > CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"Checkpoint {path} has format {payload['format']}, newer than this ganlab understands "
-            f"({CHECKPOINT_FORMAT}). Upgrade ganlab: pip install -U ganlab."
-        )
-    return payload
-
-
-def check_checkpoint_matches(payload: dict[str, Any], variant: str, spec: DatasetSpec, path) -> None:
-    """Refuse a checkpoint made by another variant or for data of another shape."""
-    if payload.get("variant") != variant:
-        raise CheckpointError(
-            f"Checkpoint {path} was trained with variant \"{payload.get('variant')}\", not "
-            f"\"{variant}\". Use a checkpoint from a {variant} run, or --variant "
-            f"{payload.get('variant')}."
-        )
-    saved = payload.get("spec", {})
-    if tuple(saved.get("image_shape", ())) != tuple(spec.image_shape) or \
-            saved.get("num_classes") != spec.num_classes:
-        raise CheckpointError(
-            f"Checkpoint {path} is for images {tuple(saved.get('image_shape', ()))} with "
-            f"{saved.get('num_classes')} classes, not {tuple(spec.image_shape)} with "
-            f"{spec.num_classes}. Use a checkpoint trained on the same dataset."
-        )
-
-
-def rng_state() -> dict[str, Any]:
-    """Every random generator the run draws from, in a form ``weights_only`` loading accepts."""
-    kind, keys, position, has_gauss, cached = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached],
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Put every random generator back where :func:`rng_state` found it."""
-    torch.set_rng_state(state["torch"])
-    kind, keys, position, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])

@@ -76,9 +76,10 @@ def save_grid(images: torch.Tensor | np.ndarray, path: str | os.PathLike, ncols:
     atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
 
 
-def save_npz(path: str | os.PathLike, images: torch.Tensor, labels: torch.Tensor | None) -> None:
-    """``images``: uint8 0..255 of shape (N, H, W) for one channel, else (N, H, W, C); ``labels``: int64."""
-    pixels = to_uint8_images(images)
+def save_npz(path: str | os.PathLike, images: torch.Tensor | np.ndarray, labels: torch.Tensor | None) -> None:
+    """Save ``images`` (floats in [-1, 1], or uint8 pixels (N, C, H, W)) as uint8 0..255 of shape
+    (N, H, W) for one channel, else (N, H, W, C), and ``labels`` as int64."""
+    pixels = to_uint8_images(images) if isinstance(images, torch.Tensor) else images
     pixels = pixels[:, 0] if pixels.shape[1] == 1 else pixels.transpose(0, 2, 3, 1)
     arrays = {"images": pixels}
     if labels is not None:

@@ -23,12 +23,13 @@ from typing import Any
 import torch
 
 from ganlab import distributed
+from ganlab.checkpoints import rng_state, save_checkpoint
 from ganlab.data import Dataset, to_unit_range
-from ganlab.errors import DivergenceError, GanlabError, PluginError
+from ganlab.errors import DivergenceError, GanlabError, Interrupted, PluginError
 from ganlab.figures import save_loss_curve
 from ganlab.interrupts import StopRequest
 from ganlab.plugins import answering_plugins, describe_failure
-from ganlab.runs import rng_state, save_checkpoint
+from ganlab.runs import quoted
 from ganlab.sampling import generate, save_grid
 from ganlab.training_run import SAMPLES_PER_CLASS_IN_FINAL_GRID, TrainingRun
 
@@ -60,12 +61,12 @@ def run_loop(run: TrainingRun, batches: RealBatches) -> str:
         the last step is saved). An error (outcome ``"failed"``) is raised after the observers heard it.
     """
     hook, view = run.pm.hook, run.view()
-    hook.ganlab_train_start(run=view)
     # Several processes stop where they next agree (every log_every steps); rank 0 alone speaks.
     stop = StopRequest(when="after this step" if not run.world.several else
                        f"within {run.config.log_every} steps, with the other processes", quiet=not run.world.is_main)
     try:
-        with stop.installed():
+        with stop.installed():  # from here on, Ctrl-C and SIGTERM stop the run between steps
+            hook.ganlab_train_start(run=view)
             train_steps(run, batches, stop)
         run.outcome = "stopped" if stopping(run, stop) else "finished"
         run.stopped_by = stop.signal_name
@@ -74,14 +75,35 @@ def run_loop(run: TrainingRun, batches: RealBatches) -> str:
                 save_run_checkpoint(run)
             if run.folder:
                 save_final_grid(run)
-    except BaseException:
+    except BaseException as exc:
         # Mid-step (a second Ctrl-C, or an error): the networks may be half-updated, so no new
         # checkpoint; the last one on disk is intact.
         run.outcome = "failed"
         hook.ganlab_train_end(run=view, interrupted=True, outcome="failed")
-        raise
+        explained = explain_stop(run, exc)
+        if explained is None:
+            raise
+        raise explained from (None if isinstance(exc, (KeyboardInterrupt, GanlabError)) else exc)
     hook.ganlab_train_end(run=view, interrupted=run.outcome != "finished", outcome=run.outcome)
     return run.outcome
+
+
+def explain_stop(run: TrainingRun, exc: BaseException) -> GanlabError | None:
+    """The message for a run that stopped in the middle of a step: what happened, what was kept, and
+    the command that continues it. None for exceptions that are not the user's to act on."""
+    latest = run.folder.latest_checkpoint() if run.folder else None
+    resume = distributed.resume_command(run.world, quoted(run.folder.path)) if run.folder else ""
+    kept = (f"The last checkpoint, {latest.name}, is intact; continue from it with `{resume}`." if latest else
+            f"No checkpoint was saved yet; `{resume}` starts it again from step 0." if run.folder else "")
+    if isinstance(exc, KeyboardInterrupt):
+        return Interrupted(f"Stopped at once by a second Ctrl-C during step {run.step + 1}, which is lost. "
+                           f"{kept}".strip())
+    if isinstance(exc, MemoryError):
+        return GanlabError(f"Ran out of memory during step {run.step + 1}. Try a smaller --batch-size (or "
+                           f"smaller --eval-samples), or close programs that use much memory. {kept}".strip())
+    if isinstance(exc, GanlabError) and not isinstance(exc, DivergenceError) and run.folder:
+        return type(exc)(f"{exc} {kept}")
+    return None
 
 
 def train_steps(run: TrainingRun, batches: RealBatches, stop: StopRequest) -> None:

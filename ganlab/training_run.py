@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ganlab import distributed
+from ganlab.checkpoints import rng_state, set_rng_state
 from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec
 from ganlab.distributed import ONE_PROCESS, World
@@ -24,7 +25,7 @@ from ganlab.errors import CheckpointError, ConfigError, PluginError
 from ganlab.hookspecs import RunView
 from ganlab.networks import ConditionedNetwork, build_networks, expect_module
 from ganlab.plugins import answering_plugins, make_plugin_manager, resolve_settings
-from ganlab.runs import RunFolder, rng_state, set_rng_state
+from ganlab.runs import RunFolder
 from ganlab.sampling import generate
 from ganlab.version import __version__
 
@@ -141,16 +142,23 @@ class TrainingRun:
                 f"({str(exc).splitlines()[0]}). It was made by a different version of the plugin; use "
                 f"a checkpoint from the same version."
             ) from None
+        if tuple(payload["fixed_noise"].shape) != tuple(self.fixed_latent.shape):
+            raise CheckpointError(f"Checkpoint {path} is damaged: its fixed latent has shape "
+                                  f"{tuple(payload['fixed_noise'].shape)}, but {self.config.variant} draws "
+                                  f"{tuple(self.fixed_latent.shape)}. Use another checkpoint of the same run.")
         self.fixed_latent = payload["fixed_noise"].to(self.device)
         self.step = self.checkpointed_step = int(payload["step"])
 
-    def restore_random_streams(self, payload: dict[str, Any]) -> None:
+    def restore_random_streams(self, payload: dict[str, Any] | None) -> None:
         """Every random generator where the checkpoint left it: rank r continues rank r's streams.
 
         Resumed on as many processes as saved it, a run continues bit for bit (on one device type).
         On a different number, the ranks the checkpoint did not have keep the fresh stream that
         :func:`prepare` seeded (seed + rank): the run continues equal in distribution, not bit for bit.
+        A run continued from step 0 (no checkpoint) keeps the streams :func:`prepare` seeded: its own start.
         """
+        if payload is None:
+            return
         states = payload.get("rng_of_ranks") or [payload["rng"]]
         if self.world.rank < len(states):
             set_rng_state(states[self.world.rank])
@@ -158,14 +166,19 @@ class TrainingRun:
             self.device_note += (f"; resumed on {self.world.size} process(es) from a checkpoint of {len(states)}: "
                                  f"equal in distribution, not bit-identical")
 
-    def restore_plugin_state(self, payload: dict[str, Any]) -> None:
-        """Hand every plugin registered now (observers included) what it stored in the checkpoint."""
-        self.pm.hook.ganlab_restore_state(run=self.view(), state=payload.get("plugin_state", {}))
+    def restore_plugin_state(self, payload: dict[str, Any] | None) -> None:
+        """Hand every plugin registered now (observers included) what it stored in the checkpoint
+        (nothing for a run continued from step 0, which has no checkpoint)."""
+        if payload is not None:
+            self.pm.hook.ganlab_restore_state(run=self.view(), state=payload.get("plugin_state", {}))
 
 
 # --------------------------------------------------------------------------------------------------
 # Building a fresh run
 # --------------------------------------------------------------------------------------------------
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
 def pick_device(name: str = "auto") -> tuple[torch.device, str]:
     """The device to train on, and a few words saying why."""
     if name == "auto":
@@ -176,9 +189,12 @@ def pick_device(name: str = "auto") -> tuple[torch.device, str]:
         return torch.device("cpu"), "cpu: no CUDA or MPS device found"
     try:
         device = torch.device(name)
+        if device.type not in DEVICE_TYPES:
+            raise RuntimeError(f"ganlab trains on {', '.join(DEVICE_TYPES)}, not on {device.type!r} devices")
         torch.empty(1, device=device)
     except (RuntimeError, AssertionError) as exc:
-        raise ConfigError(f"--device {name} is not usable here ({exc}). Use auto, cpu or cuda.") from None
+        raise ConfigError(f"--device {name} is not usable here ({str(exc).splitlines()[0]}). Use auto, cpu, "
+                          f"cuda (cuda:1, ...) or mps.") from None
     return device, name
 
 

@@ -61,12 +61,19 @@ def ganlab_discriminator(spec, config, input_shape):
     return ConvDiscriminator(tuple(input_shape), config.settings["d_width"], norm)
 
 
+MIN_SIDE = 4  # D's first strided convolution needs at least 4 pixels a side
+
+
 def require_images(shape: tuple[int, ...], what: str) -> None:
-    """Convolutions need images (C, H, W); say so, with the shape that came instead."""
+    """Convolutions need images (C, H, W) of at least 4x4 pixels; say so, with the shape that came instead."""
     if len(shape) != 3:
         raise ValueError(f"dcgan's convolutional networks need images of shape (C, H, W), but {what} has "
                          f"shape {tuple(shape)}; use an MLP variant (gan, cgan) for this data, or a "
                          f"conditioning that keeps the image's shape")
+    if min(shape[1:]) < MIN_SIDE:
+        raise ValueError(f"dcgan's convolutional networks need images of at least {MIN_SIDE}x{MIN_SIDE} pixels, "
+                         f"but {what} has {shape[1]}x{shape[2]}; resize the images (--image-size 28, 32 or 64 "
+                         f"for --dataset folder) or use an MLP variant (gan, cgan)")
 
 
 def halvings(height: int, width: int) -> int:

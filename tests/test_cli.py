@@ -81,7 +81,8 @@ def test_sample_from_a_folder_that_is_not_a_run(tmp_path):
 def test_checkpoint_from_another_variant_is_refused(trained_runs, tmp_path):
     other = trained_runs["gan"] / "checkpoints" / "step_000012.pt"
     result = invoke("sample", trained_runs["cgan"], "--out", tmp_path / "x.png", "--checkpoint", other)
-    assert result.exit_code == 1 and 'trained with variant "gan", not "cgan"' in result.output
+    assert result.exit_code == 1 and 'trained with variant "gan", but this run folder\'s config.json says "cgan"' \
+        in result.output
 
 
 def test_variants_lists_builtins_with_their_origin():
@@ -94,7 +95,7 @@ def test_variants_lists_builtins_with_their_origin():
 @pytest.mark.parametrize("args, message", [
     (["--variant", "nope"], 'Unknown variant "nope"'),
     (["--steps", "-5"], "'--steps': -5 is not in the range x>=1"),
-    (["--batch-size", "0"], "'--batch-size': 0 is not in the range x>=1"),
+    (["--batch-size", "1"], "'--batch-size': 1 is not in the range x>=2"),
     (["--set", "d_dropout=lots"], 'Setting "d_dropout" must be a float'),
     (["--set", "nonsense"], "is not NAME=VALUE"),
 ])

@@ -16,12 +16,24 @@ from ganlab.errors import ConfigError
 POSITIVE = ("steps", "batch_size", "latent_dim", "sample_every", "log_every")
 
 
+INTEGERS = POSITIVE + ("checkpoint_every", "eval_every", "watchdog_steps")
+
+
+def lowest(name):
+    return 2 if name == "batch_size" else 1 if name in POSITIVE else 0
+
+
 @settings(max_examples=60, deadline=1000)
-@given(name=st.sampled_from(POSITIVE + ("checkpoint_every", "eval_every", "watchdog_steps")),
-       value=st.integers(-1000, 1000))
+@given(name=st.sampled_from(INTEGERS), value=st.integers(-1000, 1000))
+@example(name="batch_size", value=1)  # the edges, tried every time: BatchNorm needs a batch of 2
+@example(name="batch_size", value=2)
+@example(name="steps", value=0)
+@example(name="steps", value=1)
+@example(name="checkpoint_every", value=-1)
+@example(name="eval_every", value=0)
 def test_integer_settings_are_accepted_in_range_and_refused_by_name_outside(name, value):
     config = RunConfig(**{name: value})
-    low = 1 if name in POSITIVE else 0
+    low = lowest(name)
     if value >= low:
         config.validate()
     else:
@@ -57,12 +69,16 @@ def test_config_round_trips_through_json():
     assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
-OPTIONS = {"--steps": 1, "--batch-size": 1, "--latent-dim": 1, "--sample-every": 1, "--log-every": 1,
+OPTIONS = {"--steps": 1, "--batch-size": 2, "--latent-dim": 1, "--sample-every": 1, "--log-every": 1,
            "--checkpoint-every": 0, "--eval-every": 0, "--watchdog-steps": 0, "--seed": 0}
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(option=st.sampled_from(sorted(OPTIONS)), value=st.integers(-50, 6))
+@example(option="--batch-size", value=1)  # the bounds, tried every time
+@example(option="--batch-size", value=2)
+@example(option="--steps", value=0)
+@example(option="--checkpoint-every", value=-1)
 def test_cli_options_in_range_train_and_out_of_range_name_the_option(option, value, small_mnist_npz, tmp_path):
     args = ["run", "--data", small_mnist_npz, "--steps", "2", "--batch-size", "4", "--final-eval-samples", "0",
             "--quiet", "--out", str(tmp_path / f"run{option}{value}"), option, str(value)]

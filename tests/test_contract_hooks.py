@@ -15,11 +15,11 @@ from torch import nn
 import ganlab
 from ganlab import hookimpl
 from ganlab.api import resume, train
+from ganlab.checkpoints import load_checkpoint
 from ganlab.config import RunConfig
 from ganlab.errors import PluginError
 from ganlab.loading import load_run
 from ganlab.plugins import make_plugin_manager
-from ganlab.runs import load_checkpoint
 from ganlab.training_run import prepare
 from ganlab_plugins import ema, infogan, r1
 

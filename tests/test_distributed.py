@@ -195,7 +195,7 @@ def test_sigterm_to_torchrun_stops_both_ranks_with_one_checkpoint_and_the_resume
     process.send_signal(signal.SIGTERM)
     code, output = finished(process)
     assert code != 0
-    stopped = re.search(r"Stopped at step (\d+); the checkpoint is saved. Continue with:\n  (.+)", output)
+    stopped = re.search(r"Stopped at step (\d+); the checkpoint step_\d+.pt is saved. Continue with:\n  (.+)", output)
     assert stopped, output[-3000:]
     step, command = int(stopped[1]), stopped[2]
     assert step % 10 == 0 and step < STEPS  # at a step where the ranks agreed (log_every)

@@ -6,10 +6,11 @@ import io
 import pytest
 
 from ganlab.api import train
+from ganlab.checkpoints import load_checkpoint
 from ganlab.config import RunConfig
 from ganlab.errors import DivergenceError
 from ganlab.observers.watchdog import DiscriminatorWatchdog
-from ganlab.runs import RunFolder, load_checkpoint
+from ganlab.runs import RunFolder
 
 from conftest import random_dataset
 

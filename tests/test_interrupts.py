@@ -11,7 +11,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ganlab.runs import RunFolder, load_checkpoint
+from ganlab.checkpoints import load_checkpoint
+from ganlab.runs import RunFolder
 
 STEPS = 120
 

@@ -18,8 +18,8 @@ PACKAGE = ROOT / "ganlab"
 LAYERS = {
     "leaves": ["ganlab.errors", "ganlab.files", "ganlab.config", "ganlab.version", "ganlab.interrupts",
                "ganlab.data", "ganlab.data.*"],
-    "libraries": ["ganlab.hookspecs", "ganlab.runs", "ganlab.metrics", "ganlab.classifier", "ganlab.sampling",
-                  "ganlab.figures", "ganlab.evaluation", "ganlab.distributed"],
+    "libraries": ["ganlab.hookspecs", "ganlab.runs", "ganlab.checkpoints", "ganlab.metrics", "ganlab.classifier",
+                  "ganlab.sampling", "ganlab.figures", "ganlab.evaluation", "ganlab.distributed"],
     "assembly": ["ganlab.plugins", "ganlab.defaults", "ganlab.networks", "ganlab.training_run", "ganlab.loading"],
     "loop": ["ganlab.trainer", "ganlab.observers", "ganlab.observers.*"],
     "top": ["ganlab", "ganlab.api", "ganlab.cli", "ganlab.__main__"],

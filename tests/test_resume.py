@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from ganlab.api import resume, train
+from ganlab.checkpoints import load_checkpoint
 from ganlab.config import RunConfig
 from ganlab.errors import CheckpointError
-from ganlab.runs import load_checkpoint
 
 from conftest import random_dataset
 

@@ -79,16 +79,34 @@ def make_dataset(arrays: dict[str, np.ndarray], name: str, source: str,
                         f"test images are {x_test.shape[1:]}; both splits must have one shape.")
     y_train, y_test = arrays["y_train"].astype(np.int64), arrays["y_test"].astype(np.int64)
     if class_names is None:
-        top = max(y_train.max(), y_test.max(initial=0))
-        if top >= MAX_CLASSES:
-            raise DataError(f"{source} has a label {top}, so it would have {top + 1} classes; labels "
-                            "must number the classes 0, 1, 2, ... The labels are corrupt or not "
-                            "class indices.")
-        class_names = tuple(str(i) for i in range(int(top) + 1))
+        y_train, y_test, class_names = number_the_classes(y_train, y_test, source)
     check_labels(y_train, len(class_names), source)
     check_labels(y_test, len(class_names), source)
     spec = DatasetSpec(name, tuple(int(d) for d in x_train.shape[1:]), len(class_names), class_names)
     return Dataset(spec, x_train, y_train, x_test, y_test)
+
+
+def number_the_classes(y_train: np.ndarray, y_test: np.ndarray, source: str):
+    """Labels as class indices 0 .. K-1, and the class names (the labels as the file wrote them).
+
+    Labels that are already 0 .. K-1 are kept. Others (``{3, 7}``, or 0-9 and a stray 500) are
+    renumbered in sorted order, and a table on stderr shows the learner what became what and how many
+    images each class has, so a stray label is seen rather than silently trained as its own class
+    (or, as before, as 500 empty classes).
+    """
+    values = np.unique(np.concatenate([y_train, y_test]))
+    if len(values) > MAX_CLASSES:
+        raise DataError(f"{source} has {len(values)} different labels; labels must be class indices "
+                        "(at most 10 000 classes). The labels are corrupt or not class indices.")
+    names = tuple(str(int(v)) for v in values)
+    if np.array_equal(values, np.arange(len(values))):
+        return y_train, y_test, names
+    counts = np.bincount(np.searchsorted(values, y_train), minlength=len(values))
+    rows = "\n".join(f"  label {int(v):>8} -> class {i:>4}: {n} training images" for i, (v, n) in
+                     enumerate(zip(values, counts)))
+    print(f"ganlab: the labels in {source} are not 0..{len(values) - 1}; they were renumbered in sorted "
+          f"order (class names keep the original labels):\n{rows}", file=sys.stderr)
+    return np.searchsorted(values, y_train), np.searchsorted(values, y_test), names
 
 
 def holdout_split(x: np.ndarray, y: np.ndarray, source: str, fraction: float = 0.1,

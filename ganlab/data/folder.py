@@ -35,7 +35,9 @@ from ganlab.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 IMAGE_SIZES = (28, 32, 64)
-_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
+_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+_WIDE_GRAY_MODES = {"I", "I;16", "I;16B", "I;16L"}  # 16- (or 32-) bit grayscale
+LARGEST_UNRESIZED = 128  # larger images are not what ganlab's networks are for: ask for --image-size
 
 
 def load_folder(path: str | os.PathLike | None = None, image_size: int | None = None,
@@ -111,6 +113,20 @@ def _decoded(files: list[Path], image_size: int | None, root: Path) -> np.ndarra
     return images
 
 
+def to_8_bit(image):
+    """A 16-bit grayscale image scaled to 8 bits (0..65535 -> 0..255), not clipped at 255.
+
+    Pillow's own conversion to "L" clips: a 16-bit image then comes out almost all white.
+    """
+    from PIL import Image
+
+    if image.mode not in _WIDE_GRAY_MODES:
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    top = 65535.0 if values.max(initial=0) <= 65535 else values.max()
+    return Image.fromarray(np.rint(values.clip(0) * (255.0 / top)).astype(np.uint8), "L")
+
+
 def _read_all(files: list[Path], image_size: int | None, root: Path) -> np.ndarray:
     """Read every image as uint8 (N, H, W) for grayscale or (N, H, W, 3) for colour."""
     from PIL import Image, ImageOps, UnidentifiedImageError  # Pillow comes with matplotlib
@@ -124,7 +140,7 @@ def _read_all(files: list[Path], image_size: int | None, root: Path) -> np.ndarr
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:
             raise DataError(f"Cannot read the image {f} ({e}). Replace or remove the file.") from None
     mode = "L" if all(im.mode in _GRAY_MODES for im in opened) else "RGB"
-    opened = [im.convert(mode) for im in opened]
+    opened = [to_8_bit(im).convert(mode) for im in opened]
     if image_size is None:
         sizes = {im.size for im in opened}
         if len(sizes) > 1:
@@ -133,6 +149,12 @@ def _read_all(files: list[Path], image_size: int | None, root: Path) -> np.ndarr
             raise DataError(f"The images in {root} have different sizes (e.g. {a[0]}x{a[1]} and "
                             f"{b[0]}x{b[1]} in {example}). Pass --image-size (28, 32 or 64) to "
                             "resize them all, or resize them yourself.")
+        (width, height), = sizes
+        if max(width, height) > LARGEST_UNRESIZED:
+            raise DataError(f"The images in {root} are {width}x{height} pixels, far larger than the "
+                            f"{'/'.join(map(str, IMAGE_SIZES))}-pixel images ganlab's networks are made "
+                            f"for (an MLP on them would need gigabytes). Pass --image-size 28, 32 or 64 "
+                            "to centre-crop and resize them.")
     else:
         opened = [ImageOps.fit(im, (image_size, image_size), Image.LANCZOS) for im in opened]
     return np.stack([np.asarray(im, dtype=np.uint8) for im in opened])
