@@ -98,9 +98,6 @@ class RunConfig:
             raise ConfigError(
                 f"d_update must be one of {', '.join(D_UPDATE_MODES)}, not {self.d_update!r}."
             )
-        for name in ("amp", "compile", "cuda_graphs", "sync_bn"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}.")
         if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
             raise ConfigError(f"seed must be a non-negative integer, not {self.seed!r}.")
         return self
@@ -109,7 +106,7 @@ class RunConfig:
         """The non-numeric settings have the types they should (a hand-edited config.json may not)."""
         expected = {"variant": str, "dataset": str, "d_update": str, "device": str, "data_path": (str, type(None)),
                     "out": (str, type(None)), "plugin_files": list, "data_options": dict, "settings": dict,
-                    "tensorboard": bool}
+                    "tensorboard": bool, "amp": bool, "compile": bool, "cuda_graphs": bool, "sync_bn": bool}
         for name, kind in expected.items():
             value = getattr(self, name)
             if not isinstance(value, kind):

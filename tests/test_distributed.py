@@ -254,7 +254,7 @@ def test_the_switches_are_in_the_help():
 
 
 def test_a_switch_that_is_not_true_or_false_is_refused():
-    with pytest.raises(ConfigError, match="amp must be true or false"):
+    with pytest.raises(ConfigError, match="amp must be a bool"):
         RunConfig(amp="yes").validate()
 
 
