@@ -20,10 +20,11 @@ import torch
 import torch.multiprocessing as mp
 
 from ganlab import distributed
+from ganlab.checkpoints import load_checkpoint
 from ganlab.config import RunConfig
 from ganlab.errors import ConfigError
 from ganlab.plugins import make_plugin_manager
-from ganlab.runs import RunFolder, load_checkpoint
+from ganlab.runs import RunFolder
 from ganlab.trainer import train_step
 from ganlab.training_run import prepare
 
