@@ -40,7 +40,7 @@ if [ "$device" = cpu ]; then
     export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 else
     variants=gan,cgan,dcgan batches=32,256 speed_steps=200 full_steps=20000 full_eval=10000 multi_steps=2000
-    budget_tests=80 budget_speed=210 budget_full=150 budget_multi=30   # 470 s of the 480
+    budget_tests=100 budget_speed=190 budget_full=150 budget_multi=30   # 470 s of the 480
 fi
 
 $python -c "import ganlab_plugins" 2>/dev/null || $python -m pip install -q --no-deps --no-build-isolation -e . \

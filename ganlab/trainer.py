@@ -17,6 +17,7 @@ rank helping with a checkpoint that rank 0 alone writes.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -135,8 +136,10 @@ def checked_train_step(run: TrainingRun, batches: RealBatches, d_steps: int) -> 
     that names it."""
     if run.config.cuda_graphs:  # the networks' CUDA graphs may reuse their memory from here on
         torch.compiler.cudagraph_mark_step_begin()
+    # --amp: the forward passes' matrix products in bfloat16 (prepare() keeps it on for CUDA only)
+    precision = torch.autocast(run.device.type, dtype=torch.bfloat16) if run.config.amp else contextlib.nullcontext()
     try:
-        with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.config.amp):
+        with precision:
             return train_step(run, batches, d_steps)
     except GanlabError:  # already a message (a divergence, a contract check)
         raise
