@@ -32,6 +32,7 @@ unconditionally.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class World:
     size: int = 1  # how many processes train the model (torchrun's WORLD_SIZE)
     local_rank: int = 0  # index on this machine: which GPU this process uses
     local_size: int = 1  # processes on this machine (torchrun's --nproc-per-node)
+    joined_here: bool = False  # ganlab started the process group (and so ends it), not the caller
 
     @property
     def is_main(self) -> bool:
@@ -111,7 +113,7 @@ def join(device_name: str) -> World:
     Each GPU process takes the GPU of its local rank, so ``--device cuda`` means "my GPU" on every rank.
     """
     world = world_from_environment()
-    if not world.several or dist.is_initialized():
+    if not world.several or dist.is_initialized():  # one process, or a caller that set it up already
         return world
     backend = backend_for(device_name)
     if backend == "nccl":
@@ -124,12 +126,12 @@ def join(device_name: str) -> World:
                               f"{torch.cuda.device_count()}. Give torchrun --nproc-per-node at most that.")
         torch.cuda.set_device(world.local_rank)
     dist.init_process_group(backend, timeout=COLLECTIVE_TIMEOUT)
-    return world
+    return dataclasses.replace(world, joined_here=True)
 
 
 def leave(world: World) -> None:
-    """Leave the process group (after the last collective), so the process ends cleanly."""
-    if world.several and dist.is_initialized():
+    """Leave the process group that :func:`join` started (after the last collective)."""
+    if world.joined_here and dist.is_initialized():
         dist.destroy_process_group()
 
 
