@@ -69,7 +69,7 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     try:
         if run.folder:
             config.plugin_files = run.folder.keep_plugin_files(config.plugin_files)
-            run.folder.write_config(config, run.spec, run.conditional, str(run.device))
+            run.folder.write_config(config, run.spec, run.conditional, str(run.device), run.world.size)
         register_observers(run, dataset, quiet)
         run_loop(run, RealBatches(dataset, run.device))
     finally:
@@ -142,7 +142,7 @@ def continue_with(run: TrainingRun, steps: int | None, changes: dict[str, Any]) 
         setattr(run.config, name, value)
     run.config.validate()
     if run.folder:  # rank 0 of several processes, or the only one
-        run.folder.write_config(run.config, run.spec, run.conditional, str(run.device))
+        run.folder.write_config(run.config, run.spec, run.conditional, str(run.device), run.world.size)
 
 
 def register_observers(run: TrainingRun, dataset: Dataset, quiet: bool) -> None:

@@ -180,6 +180,7 @@ def test_a_torchrun_run_writes_one_run_folder_and_only_rank_0_writes(straight_ru
     assert {folders[0] / "config.json", folders[0] / "losses.csv", folders[0] / "checkpoints" / "step_000120.pt",
             folders[0] / "samples" / "step_000060.png", folders[0] / "final_grid.png"} <= written
     assert not Path(f"{writes}.rank1").exists(), "rank 1 wrote a file"
+    assert RunFolder(folders[0]).read_config()[2]["processes"] == 2
     checkpoint = load_checkpoint(RunFolder(folders[0]).latest_checkpoint())
     assert len(checkpoint["rng_of_ranks"]) == 2
     assert not torch.equal(checkpoint["rng_of_ranks"][0]["torch"], checkpoint["rng_of_ranks"][1]["torch"])
