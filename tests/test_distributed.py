@@ -25,7 +25,7 @@ from ganlab.config import RunConfig
 from ganlab.errors import ConfigError
 from ganlab.plugins import make_plugin_manager
 from ganlab.runs import RunFolder
-from ganlab.trainer import train_step
+from ganlab.trainer import RealBatches, read_back, train_step
 from ganlab.training_run import prepare
 
 from conftest import random_dataset
@@ -97,7 +97,20 @@ def rank_worker(rank: int, size: int, port: int, out: str) -> None:
     world = distributed.join("cpu")
     for optimizer in OPTIMIZERS:
         torch.save(train_on_fixed_batches(world, optimizer), f"{out}.{optimizer}.rank{rank}")
+    torch.save(batchnorm_statistics_around_a_read_back(world), f"{out}.batchnorm.rank{rank}")
     distributed.leave(world)
+
+
+def batchnorm_statistics_around_a_read_back(world) -> dict[str, list[torch.Tensor]]:
+    """gan's G has BatchNorm: each rank's running statistics follow its own batches, until the numbers
+    are read back (every log_every steps), when every rank takes rank 0's."""
+    data = random_dataset(shape=SHAPE, n=64, seed=0)
+    run = prepare(RunConfig(variant="gan", batch_size=BATCH, latent_dim=LATENT, seed=3, device="cpu"), data.spec,
+                  world=world)
+    pending = [train_step(run, RealBatches(data, run.device), 1) for _ in range(2)]
+    before = [b.clone() for b in run.generator.buffers()]
+    read_back(run, pending)
+    return {"before": before, "after": list(run.generator.buffers())}
 
 
 def free_port() -> int:
@@ -106,15 +119,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_ranks_make_the_update_of_one_process_with_the_whole_batch(tmp_path):
-    """tinygan+r1: two D updates of two optimizer steps each (real, then fake), G's step through a frozen D,
-    r1's double backward. With the core's Adam, and with SGD, whose step would show a sum in place of a mean
-    (Adam's step does not change when every gradient is doubled)."""
-    out = str(tmp_path / "weights")
+@pytest.fixture(scope="module")
+def two_ranks_trained(tmp_path_factory) -> str:
+    """Two gloo ranks started from pytest (as torchrun would start them) have trained; their results' prefix."""
+    out = str(tmp_path_factory.mktemp("ranks") / "weights")
     context = mp.start_processes(rank_worker, args=(2, free_port(), out), nprocs=2, join=False, start_method="spawn")
     for process in context.processes:
         process.join(TIMEOUT)
     assert context.join(timeout=1), "a rank did not finish"
+    return out
+
+
+def test_two_ranks_make_the_update_of_one_process_with_the_whole_batch(two_ranks_trained):
+    """tinygan+r1: two D updates of two optimizer steps each (real, then fake), G's step through a frozen D,
+    r1's double backward. With the core's Adam, and with SGD, whose step would show a sum in place of a mean
+    (Adam's step does not change when every gradient is doubled)."""
+    out = two_ranks_trained
     start = prepare(RunConfig(variant="tinygan+r1", plugin_files=[TINYGAN], latent_dim=LATENT, seed=3, device="cpu"),
                     random_dataset(shape=SHAPE).spec)
     for optimizer in OPTIMIZERS:
@@ -125,6 +145,16 @@ def test_two_ranks_make_the_update_of_one_process_with_the_whole_batch(tmp_path)
         for name, expected in one_process.items():
             assert torch.equal(rank0[name], rank1[name]), f"{name} differs between the ranks"
             torch.testing.assert_close(rank0[name], expected, rtol=1e-5, atol=1e-6, msg=f"{optimizer}: {name}")
+
+
+def test_batchnorm_statistics_are_per_rank_until_rank_0_hands_them_out(two_ranks_trained):
+    rank0, rank1 = (torch.load(f"{two_ranks_trained}.batchnorm.rank{r}", weights_only=True) for r in (0, 1))
+    running_means = [i for i, b in enumerate(rank0["before"]) if b.dtype.is_floating_point]
+    assert not all(torch.equal(rank0["before"][i], rank1["before"][i]) for i in running_means)  # own batches
+    for mine, rank_0s in zip(rank1["after"], rank0["after"]):
+        assert torch.equal(mine, rank_0s)
+    for after, before in zip(rank0["after"], rank0["before"]):
+        assert torch.equal(after, before)  # rank 0 keeps its own
 
 
 def test_a_batch_that_does_not_split_evenly_is_refused():
