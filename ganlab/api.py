@@ -10,6 +10,7 @@ the tests all call these, and ``import ganlab`` exposes them::
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +22,20 @@ from ganlab import distributed
 from ganlab.config import RunConfig
 from ganlab.data import Dataset, load_dataset
 from ganlab.errors import ConfigError
-from ganlab.evaluation import evaluate_samples, has_classifier
+from ganlab.evaluation import evaluate_samples, has_classifier, measurable, metric_set
 from ganlab.figures import report_pages
-from ganlab.files import atomic_save, atomic_write_text
+from ganlab.files import atomic_save, atomic_write_json, atomic_write_text
+from ganlab.jobs import busy_cpu_note, run_in_parallel, threads_per_job
 from ganlab.loading import load_run, restore
 from ganlab.observers.evaluator import Evaluator
 from ganlab.observers.progress import ProgressPrinter
 from ganlab.observers.tensorboard import summary_writer_class, tensorboard_observer
+from ganlab.observers.views import ViewsObserver
 from ganlab.observers.watchdog import DiscriminatorWatchdog
 from ganlab.plugins import make_plugin_manager, register_plugin
 from ganlab.runs import RunFolder, default_run_dir
-from ganlab.sampling import choose_labels, save_grid, save_npz, to_uint8_images
+from ganlab.sampling import choose_labels, save_grid, save_npz, save_points, to_uint8_images
+from ganlab.spread import group_spreads
 from ganlab.trainer import RealBatches, run_loop
 from ganlab.training_run import TrainingRun, compile_networks, prepare
 
@@ -53,6 +57,7 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     alone writes the run folder (``run.folder`` is None on the others).
     """
     config.validate()
+    use_threads(config.threads)
     if config.tensorboard:
         summary_writer_class()  # not installed: say how to install it before anything is trained
     pm = pm or make_plugin_manager(config.variant, config.plugin_files)  # a bad variant fails before any download
@@ -60,7 +65,7 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     with distributed.local_main_first(world):  # one download or decoding per machine, then the others read the cache
         dataset = dataset or load_dataset(config.dataset, config.data_path, **config.data_options)
     if config.eval_every:
-        require_classifier(dataset.spec.name, "--eval-every")
+        require_measurable(dataset, "--eval-every")
     run = prepare(config, dataset.spec, pm, overrides, world)
     compile_networks(run)
     run.keeps_checkpoints = write_files
@@ -81,7 +86,17 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
 
 # What may change when a run is continued: how long, how often it records, where it runs. The rest
 # (the variant, the data, the optimizer's settings, ...) makes it another run.
-RESUME_CHANGES = ("steps", "keep_checkpoints", "checkpoint_every", "eval_every", "device", "tensorboard")
+RESUME_CHANGES = ("steps", "keep_checkpoints", "checkpoint_every", "eval_every", "device", "threads", "tensorboard")
+
+
+def use_threads(threads: int) -> None:
+    """Run this process's tensor work on ``threads`` CPU threads (0: torch's default), and warn when the
+    cores are busy with other work (see :mod:`ganlab.jobs`)."""
+    if threads:
+        torch.set_num_threads(threads)
+    note = busy_cpu_note(threads)
+    if note:
+        print(f"ganlab: {note}", file=sys.stderr)
 
 
 def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, quiet: bool = False,
@@ -114,6 +129,7 @@ def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, qu
         run.folder = folder if world.is_main else None  # rank 0 alone writes
         run.keeps_checkpoints = True
         continue_with(run, steps, changes)
+        use_threads(run.config.threads)
         with distributed.local_main_first(world):
             dataset = dataset or load_dataset(run.config.dataset, run.config.data_path, **run.config.data_options)
         if dataset.spec.image_shape != run.spec.image_shape or dataset.spec.num_classes != run.spec.num_classes:
@@ -146,47 +162,61 @@ def continue_with(run: TrainingRun, steps: int | None, changes: dict[str, Any]) 
 
 
 def register_observers(run: TrainingRun, dataset: Dataset, quiet: bool) -> None:
-    """The core's own observer plugins: evaluation, the discriminator watchdog, TensorBoard (when asked
-    for), the progress display. Several processes: rank 0's only (the others train and wait)."""
+    """The core's own observer plugins: evaluation, the discriminator watchdog, GAN Lab's views (2-D
+    data), TensorBoard (when asked for), the progress display. Several processes: rank 0's only (the
+    others train and wait)."""
     config, hook = run.config, run.pm.hook
     if not run.world.is_main:
         return
-    if config.eval_every or (config.final_eval_samples and run.folder and has_classifier(dataset.spec.name)):
+    if config.eval_every or (config.final_eval_samples and run.folder and measurable(dataset)):
         announce = lambda view, step, metrics: hook.ganlab_evaluated(run=view, step=step, metrics=metrics)  # noqa: E731
         register_plugin(run.pm, Evaluator(dataset, config.eval_every, config.eval_samples,
                                           config.final_eval_samples, announce), "ganlab.evaluator")
     if config.watchdog_steps:
         register_plugin(run.pm, DiscriminatorWatchdog(patience=config.watchdog_steps), "ganlab.watchdog")
+    if dataset.spec.is_points and run.folder:
+        every = config.views_every or max(1, config.steps // VIEW_FRAMES)
+        register_plugin(run.pm, ViewsObserver(dataset, every), "ganlab.views")
     if config.tensorboard and run.folder:
         register_plugin(run.pm, tensorboard_observer(), "ganlab.tensorboard")
     if not quiet:
         register_plugin(run.pm, ProgressPrinter(), "ganlab.progress")
 
 
-def require_classifier(dataset_name: str, what: str) -> None:
-    """Metrics need the project's classifier for the dataset; say plainly when there is none."""
-    if not has_classifier(dataset_name):
-        raise ConfigError(
-            f"{what} measures samples with a classifier trained on the dataset, and ganlab ships one for "
-            f"mnist and fashion-mnist only, not for {dataset_name} data. A run on your own data is not "
-            f"measured: its sample grids, losses.csv and loss curve are in the run folder. (Leave out "
-            f"{what}; with a source checkout of ganlab, scripts/train_classifier.py shows how the shipped "
-            f"classifiers were trained.)")
+def require_measurable(dataset: Dataset, what: str) -> None:
+    """Metrics need the project's classifier for images, or the modes of points; say so when there is neither."""
+    if measurable(dataset):
+        return
+    if dataset.spec.is_points:
+        raise ConfigError(f"{what} measures 2-D samples by their distance to the data's modes, and {dataset.spec.name} "
+                          f"data has none: give the npz file `centres` (K, 2) and `sigma`, or leave out {what}.")
+    raise ConfigError(
+        f"{what} measures samples with a classifier trained on the dataset, and ganlab ships one for "
+        f"mnist and fashion-mnist only, not for {dataset.spec.name} data. A run on your own data is not "
+        f"measured: its sample grids, losses.csv and loss curve are in the run folder. (Leave out "
+        f"{what}; with a source checkout of ganlab, scripts/train_classifier.py shows how the shipped "
+        f"classifiers were trained.)")
 
 
-def evaluate(run_dir, n: int = 10_000, checkpoint=None, device: str = "cpu", write: bool = True) -> dict:
+def evaluate(run_dir, n: int = 10_000, checkpoint=None, device: str = "cpu", write: bool = True,
+             trained_generator: bool = False) -> dict:
     """Measure a saved run's latest (or given) checkpoint; write ``metrics.json`` into the run folder.
 
     The function behind ``ganlab eval``.
+    :param trained_generator: measure the generator that was trained, not the sampling generator (they
+        differ for a run with an EMA, ``cgan+ema``); the numbers go to ``metrics-trained.json`` instead.
     """
-    require_classifier(RunFolder.open(run_dir).read_config()[1].name, "ganlab eval")
+    config = RunFolder.open(run_dir).read_config()[0]
+    dataset = load_dataset(config.dataset, config.data_path, **config.data_options)
+    require_measurable(dataset, "ganlab eval")
     run = load_run(run_dir, checkpoint=checkpoint, device=device)
     config = run.config
-    dataset = load_dataset(config.dataset, config.data_path, **config.data_options)
-    metrics = evaluate_samples(run.sample, dataset, n, run.conditional, run.device)
-    metrics.update(step=run.step, variant=config.variant, dataset=config.dataset, sampled_from=run.sampling_name)
+    sample = run.sample_trained if trained_generator else run.sample
+    metrics = evaluate_samples(sample, dataset, n, run.conditional, run.device)
+    metrics.update(step=run.step, variant=config.variant, dataset=config.dataset,
+                   sampled_from="generator" if trained_generator else run.sampling_name)
     if write:
-        run.folder.write_metrics(metrics)
+        run.folder.write_metrics(metrics, trained_generator)
     return metrics
 
 
@@ -207,11 +237,14 @@ def sample(run_dir, out, n: int | None = None, label: int | None = None, per_cla
     rng = torch.Generator().manual_seed(seed)
     labels = labels.to(run.device)
     if to_npz:  # in bounded batches, each turned into uint8 pixels at once: memory stays small
-        pixels = [to_uint8_images(run.sample(batch, rng)) for batch in labels.split(SAMPLE_BATCH)]
+        convert = (lambda points: points.cpu().numpy()) if spec.is_points else to_uint8_images
+        pixels = [convert(run.sample(batch, rng)) for batch in labels.split(SAMPLE_BATCH)]
         save_npz(out, np.concatenate(pixels), labels if run.conditional else None)
         return len(labels)
     images = run.sample(labels, rng)
-    if per_class is not None:
+    if spec.is_points:
+        save_points(images, out, labels if run.conditional else None)
+    elif per_class is not None:
         save_grid(images, out, ncols=per_class, row_names=list(run.spec.class_names))
     else:
         titles = [run.spec.class_names[i] for i in labels.tolist()] if run.conditional and len(labels) <= 50 else None
@@ -219,20 +252,41 @@ def sample(run_dir, out, n: int | None = None, label: int | None = None, per_cla
     return len(labels)
 
 
+VIEW_FRAMES = 25  # frames of GAN Lab's views in a 2-D run, unless --views-every says otherwise
 MAX_GRID_SAMPLES = 2_500  # a 50x50 grid of 28x28 images: about 1 600 pixels a side
 SAMPLE_BATCH = 1_000  # samples generated at once when writing an .npz
 
 
-def train_variants(variants: list[str], out_dir, steps: int, seed: int, dataset: str = "mnist",
-                   eval_every: int | None = None, n: int = 10_000, quiet: bool = False) -> list[Path]:
-    """Train each variant with one seed, data and budget, into ``out_dir/runs/<variant>``, for :func:`compare`."""
-    folders = []
+def train_variants(variants: list[str], out_dir, steps: int, seeds: list[int] | int = 0, dataset: str = "mnist",
+                   data_path: str | None = None, eval_every: int | None = None, n: int = 10_000,
+                   quiet: bool = False, jobs: int = 1, threads: int = 0) -> list[Path]:
+    """Train each variant with each seed, on one dataset and budget, for :func:`compare`.
+
+    The run folders are ``out_dir/runs/<variant>`` (one seed) or ``out_dir/runs/<variant>-seed<k>``.
+    :param jobs: trainings at once, each in its own process with ``threads`` threads (default: the
+        cores split between them, see :mod:`ganlab.jobs`).
+    """
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    eval_every = eval_every if eval_every is not None else max(1, steps // 10)
+    planned = []
     for variant in variants:
-        config = RunConfig(variant=variant, steps=steps, seed=seed, dataset=dataset,
-                           eval_every=eval_every if eval_every is not None else max(1, steps // 10),
-                           final_eval_samples=n, out=str(Path(out_dir) / "runs" / variant.replace("+", "_")))
-        folders.append(train(config, quiet=quiet).folder.path)
-    return folders
+        for seed in seeds:
+            name = variant.replace("+", "_") + (f"-seed{seed}" if len(seeds) > 1 else "")
+            planned.append(RunConfig(variant=variant, steps=steps, seed=seed, dataset=dataset, data_path=data_path,
+                                     eval_every=eval_every, final_eval_samples=n, threads=threads,
+                                     out=str(Path(out_dir) / "runs" / name)))
+    if jobs == 1:
+        return [train(config, quiet=quiet).folder.path for config in planned]
+    run_in_parallel([command_line(config) for config in planned], jobs, threads or threads_per_job(jobs), quiet)
+    return [Path(config.out) for config in planned]
+
+
+def command_line(config: RunConfig) -> list[str]:
+    """The ``ganlab run`` arguments that train ``config`` (for the runs :mod:`ganlab.jobs` starts)."""
+    arguments = ["run", "--variant", config.variant, "--steps", str(config.steps), "--seed", str(config.seed),
+                 "--dataset", config.dataset, "--eval-every", str(config.eval_every), "--final-eval-samples",
+                 str(config.final_eval_samples), "--out", str(config.out), "--quiet"]
+    return arguments + (["--data", config.data_path] if config.data_path else [])
 
 
 def compare(run_dirs, out_dir, n: int = 10_000) -> Path:
@@ -247,7 +301,20 @@ def compare(run_dirs, out_dir, n: int = 10_000) -> Path:
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "report.html", page)
     atomic_save(out_dir / "report.png", lambda handle: handle.write(png))
+    atomic_write_json(out_dir / "summary.json", summarise_by_variant(runs))
     return out_dir / "report.html"
+
+
+def summarise_by_variant(runs: list[dict]) -> dict[str, Any]:
+    """Each variant's runs (its seeds) and the spread of every metric over them, for summary.json."""
+    by_variant: dict[str, list[dict]] = {}
+    for run in runs:
+        by_variant.setdefault(run["variant"], []).append(run)
+    keys = list(runs[0]["metric_set"].labels)
+    return {variant: {"runs": [str(run["folder"].path) for run in group],
+                      "seeds": [run["seed"] for run in group],
+                      "metrics": group_spreads([run["metrics"] or {} for run in group], keys)}
+            for variant, group in by_variant.items()}
 
 
 def check_comparable(run_dirs) -> list[RunFolder]:
@@ -271,7 +338,8 @@ def _run_summary(folder: RunFolder, n: int) -> dict:
     """What the report shows of one run; evaluates it first if it has no metrics.json yet."""
     config, spec, _ = folder.read_config()
     metrics = folder.read_metrics()
-    if metrics is None and has_classifier(spec.name):
+    if metrics is None and (spec.is_points or has_classifier(spec.name)):
         metrics = evaluate(folder.path, n=n)
-    return {"name": folder.path.name, "variant": config.variant, "dataset": spec.name, "folder": folder,
+    return {"name": folder.path.name, "variant": config.variant, "seed": config.seed, "dataset": spec.name,
+            "metric_set": metric_set(spec), "folder": folder,
             "losses": folder.read_losses(), "metrics": metrics, "curve": folder.read_metric_curve()}

@@ -76,7 +76,8 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
         raise click.BadParameter(str(exc), param_hint="--config") from None
     options = {key: value for key, value in values.items() if key not in ("data_options", "settings")}
     data_options = values.get("data_options") or {}
-    options.update(labels_path=data_options.get("labels"), image_size=data_options.get("image_size"))
+    options.update(labels_path=data_options.get("labels"), image_size=data_options.get("image_size"),
+                   sigma=data_options.get("sigma"))
     if options["image_size"] is not None:
         options["image_size"] = str(options["image_size"])
     context.default_map = {**(context.default_map or {}), **{k: v for k, v in options.items() if v is not None}}
@@ -107,6 +108,8 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
 @click.option("--latent-dim", type=positive, default=defaults.latent_dim, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=defaults.lr, show_default=True,
               help="Adam's learning rate, both networks.")
+@click.option("--d-lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="The discriminator's own learning rate (two time-scale update rule) [default: --lr].")
 @click.option("--beta1", type=unit_interval, default=defaults.beta1, show_default=True,
               help="Adam's beta1 (the tutorial's 0.5; PyTorch's default is 0.9).")
 @click.option("--beta2", type=unit_interval, default=defaults.beta2, show_default=True, help="Adam's beta2.")
@@ -125,10 +128,18 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
               help="Samples per evaluation during training.")
 @click.option("--final-eval-samples", type=click.IntRange(min=0), default=defaults.final_eval_samples,
               show_default=True, help="Samples for the final metrics.json (0 = skip).")
+@click.option("--views-every", type=click.IntRange(min=0), default=defaults.views_every,
+              help="2-D data (--dataset ring, grid, spiral, moons, points): draw GAN Lab's views every N steps "
+                   "(at most as often as --log-every) [default: about 25 frames a run].")
+@click.option("--sigma", type=click.FloatRange(min=0, min_open=True),
+              help="2-D toy data: the spread of each mode [default: 2.5x the papers'].")
 @click.option("--watchdog-steps", type=click.IntRange(min=0), default=defaults.watchdog_steps, show_default=True,
               help="Warn when D is near-perfect for this many steps in a row (0 = off).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Make the run reproducible.")
 @click.option("--device", default=defaults.device, show_default=True, help="auto, cpu, cuda, cuda:1, mps.")
+@click.option("--threads", type=click.IntRange(min=0), default=defaults.threads,
+              help="CPU threads for this run [default: one per core]. Give each of several runs sharing the "
+                   "cores a share, e.g. --threads 1 for two runs on 2 cores.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/<variant>-<time>].")
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help="A plugin setting. Repeatable.")
 @click.option("--tensorboard", is_flag=True,
@@ -150,7 +161,7 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
 @click.option("--trust-plugins", is_flag=True, help="With --resume: run the plugin code the run folder carries "
                                                     "without the warning.")
 @user_errors
-def run(config_file, quiet, settings, resume_dir, checkpoint, trust_plugins, labels_path, image_size, **options):
+def run(config_file, quiet, settings, resume_dir, checkpoint, trust_plugins, labels_path, image_size, sigma, **options):
     """Train a GAN variant and write a run folder.
 
     On several processes: torchrun --standalone --nproc-per-node=N -m ganlab run ... (see the README).
@@ -164,8 +175,8 @@ def run(config_file, quiet, settings, resume_dir, checkpoint, trust_plugins, lab
         if checkpoint is not None:
             raise click.UsageError("--checkpoint chooses where --resume continues from; give --resume RUN too.")
         options["data_options"] = {key: value for key, value in
-                                   (("labels", labels_path), ("image_size", image_size and int(image_size)))
-                                   if value is not None}
+                                   (("labels", labels_path), ("image_size", image_size and int(image_size)),
+                                    ("sigma", sigma)) if value is not None}
         options["plugin_files"] = list(options["plugin_files"])
         overrides = {**context.meta.get("config_settings", {}), **parse_settings(settings)}
         result = api.train(RunConfig(**options), quiet=quiet, overrides=overrides)
@@ -182,7 +193,7 @@ def run(config_file, quiet, settings, resume_dir, checkpoint, trust_plugins, lab
         click.echo(f"Draw new samples: ganlab sample {result.folder.path} --out samples.png")
 
 
-RESUMABLE_OPTIONS = {"steps", "keep_checkpoints", "checkpoint_every", "eval_every", "device", "tensorboard",
+RESUMABLE_OPTIONS = {"steps", "keep_checkpoints", "checkpoint_every", "eval_every", "device", "threads", "tensorboard",
                      "quiet", "resume_dir", "checkpoint", "trust_plugins"}
 
 
@@ -194,8 +205,8 @@ def resume_changes(given: set[str], values: dict) -> dict:
         names = ", ".join(options[name] for name in refused)
         raise click.UsageError(
             f"--resume continues a run with the settings in its config.json, so {names} cannot be given with it. "
-            f"A resume may change only --steps, --keep-checkpoints, --checkpoint-every, --eval-every, --device "
-            f"and --tensorboard. To train with other settings, start a new run (another --out).")
+            f"A resume may change only --steps, --keep-checkpoints, --checkpoint-every, --eval-every, --device, "
+            f"--threads and --tensorboard. To train with other settings, start a new run (another --out).")
     return {name: values[name] for name in given & (RESUMABLE_OPTIONS - {"quiet", "resume_dir", "checkpoint",
                                                                          "trust_plugins"})}
 
@@ -339,14 +350,18 @@ def hist(out, **dataset):
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="A checkpoint file [default: the latest].")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--trust-plugins", is_flag=True, help="Run the plugin code the run folder carries without the warning.")
+@click.option("--trained-generator", is_flag=True,
+              help="Measure the trained generator, not the one that samples (an EMA, in cgan+ema runs); writes "
+                   "metrics-trained.json.")
 @user_errors
-def eval_command(run_dir, n, checkpoint, device, trust_plugins):
+def eval_command(run_dir, n, checkpoint, device, trust_plugins, trained_generator):
     """Measure a trained run with the project's classifier; writes metrics.json."""
     trust_run_plugins(trust_plugins)
-    metrics = api.evaluate(run_dir, n=n, checkpoint=checkpoint, device=device)
-    click.echo(f"{metrics['variant']} at step {metrics['step']}, {n} samples:")
+    metrics = api.evaluate(run_dir, n=n, checkpoint=checkpoint, device=device, trained_generator=trained_generator)
+    click.echo(f"{metrics['variant']} at step {metrics['step']}, {n} samples from the {metrics['sampled_from']} "
+               f"generator:")
     click.echo(format_table(metrics))
-    click.echo(f"Wrote {Path(run_dir) / 'metrics.json'}")
+    click.echo(f"Wrote {Path(run_dir) / ('metrics-trained.json' if trained_generator else 'metrics.json')}")
 
 
 @cli.command()
@@ -354,16 +369,26 @@ def eval_command(run_dir, n, checkpoint, device, trust_plugins):
 @click.option("--out", default="report", show_default=True, type=click.Path(file_okay=False))
 @click.option("--variants", help="Train these variants first (comma-separated), same seed, data and budget.")
 @click.option("--steps", type=positive, default=defaults.steps, show_default=True, help="With --variants.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="With --variants.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --variants: the (first) seed.")
+@click.option("--seeds", type=positive, default=1, show_default=True,
+              help="With --variants: train each variant with this many seeds (--seed, --seed+1, ...); the report "
+                   "shows each metric's spread.")
+@click.option("--jobs", type=positive, default=1, show_default=True,
+              help="With --variants: trainings at once, each in its own process with its share of the cores.")
+@click.option("--threads", type=click.IntRange(min=0), default=0,
+              help="With --jobs: CPU threads per training [default: cores / jobs].")
 @click.option("--eval-every", type=click.IntRange(min=0), default=None,
               help="With --variants [default: steps/10].")
 @click.option("--dataset", default=defaults.dataset, show_default=True, help="With --variants.")
+@click.option("--data", "data_path", type=click.Path(exists=True), help="With --variants: a data file or folder.")
 @click.option("--n", type=click.IntRange(min=2), default=10_000, show_default=True,
               help="Samples for runs that have no metrics.json yet.")
 @click.option("--quiet", is_flag=True)
 @click.option("--trust-plugins", is_flag=True, help="Run the plugin code run folders carry without the warning.")
 @user_errors
-def compare(run_dirs, out, variants, steps, seed, eval_every, dataset, n, quiet, trust_plugins):
+def compare(run_dirs, out, variants, steps, seed, seeds, jobs, threads, eval_every, dataset, data_path, n, quiet,
+            trust_plugins):
     """Compare runs side by side: report.html (self-contained) and report.png.
 
     ganlab compare runs/gan-... runs/cgan-... --out report/
@@ -372,12 +397,13 @@ def compare(run_dirs, out, variants, steps, seed, eval_every, dataset, n, quiet,
     trust_run_plugins(trust_plugins)
     run_dirs = list(run_dirs)
     if variants:
-        run_dirs += api.train_variants([v.strip() for v in variants.split(",")], out, steps=steps, seed=seed,
-                                       dataset=dataset, eval_every=eval_every, n=n, quiet=quiet)
+        run_dirs += api.train_variants([v.strip() for v in variants.split(",")], out, steps=steps,
+                                       seeds=list(range(seed, seed + seeds)), dataset=dataset, data_path=data_path,
+                                       eval_every=eval_every, n=n, quiet=quiet, jobs=jobs, threads=threads)
     if len(run_dirs) < 1:
         raise click.UsageError("Give run folders to compare, or --variants to train and compare.")
     report = api.compare(run_dirs, out, n=n)
-    click.echo(f"Wrote {report} and {report.with_suffix('.png')}")
+    click.echo(f"Wrote {report}, {report.with_suffix('.png')} and {report.parent / 'summary.json'}")
 
 
 def main() -> None:

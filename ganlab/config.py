@@ -34,6 +34,7 @@ class RunConfig:
     batch_size: int = 32
     latent_dim: int = 100
     lr: float = 2e-4  # Adam, for both networks
+    d_lr: float | None = None  # the discriminator's own rate (TTUR, Heusel et al. 2017); None = lr
     beta1: float = 0.5
     beta2: float = 0.999
     # "joint": one Adam step on the real + fake loss (the papers; PyTorch-GAN takes the mean, which
@@ -51,11 +52,13 @@ class RunConfig:
     eval_samples: int = 2_000  # samples per evaluation during training
     final_eval_samples: int = 10_000  # samples for the final metrics.json; 0 = no final evaluation
     watchdog_steps: int = 2_000  # warn when D is near-perfect this many steps in a row; 0 = off
+    views_every: int = 0  # 2-D data: GAN Lab's views every N steps; 0 = about 25 frames a run
     tensorboard: bool = False  # also write TensorBoard events into <run>/tensorboard/ (needs ganlab[tensorboard])
 
     # Where and how to run
     seed: int | None = None  # None = draw one (it is saved in config.json)
     device: str = "auto"  # auto = cuda, then mps, then cpu
+    threads: int = 0  # CPU threads for this run's tensor work; 0 = torch's default (one per core)
     out: str | None = None  # run folder; None = runs/<variant>-<timestamp>
 
     # Speed switches for CUDA GPUs, all off until measured (benchmarks/README.md). A switch that cannot
@@ -73,7 +76,7 @@ class RunConfig:
             raise ConfigError(f"batch_size must be at least 2 (BatchNorm, in most of the networks, needs two "
                               f"samples to normalise over), not {self.batch_size}.")
         self._check_types()
-        for name in ("eval_every", "final_eval_samples", "keep_checkpoints"):
+        for name in ("eval_every", "final_eval_samples", "keep_checkpoints", "threads", "views_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be 0 (off) or a positive whole number, not {value!r}.")
@@ -87,12 +90,14 @@ class RunConfig:
                 f"checkpoint_every must be 0 (final checkpoint only) or a positive number of "
                 f"steps, not {self.checkpoint_every!r}."
             )
-        for name in ("lr", "beta1", "beta2"):
+        for name in ("lr", "beta1", "beta2", "d_lr"):
             value = getattr(self, name)
+            if name == "d_lr" and value is None:
+                continue
             in_range = isinstance(value, (int, float)) and math.isfinite(value) and (
-                value > 0 if name == "lr" else 0 <= value < 1)
+                value > 0 if name in ("lr", "d_lr") else 0 <= value < 1)
             if not in_range:
-                allowed = "a positive, finite number" if name == "lr" else "a number in [0, 1)"
+                allowed = "a positive, finite number" if name in ("lr", "d_lr") else "a number in [0, 1)"
                 raise ConfigError(f"{name} must be {allowed}, not {value!r}.")
         if self.d_update not in D_UPDATE_MODES:
             raise ConfigError(

@@ -76,12 +76,14 @@ def ganlab_discriminator_steps():
 
 
 @hookimpl(trylast=True)
-def ganlab_optimizer(network, config):
-    """The tutorial's Adam. The fused kernel does the whole update in one pass where torch has it."""
+def ganlab_optimizer(network, role, config):
+    """The tutorial's Adam (the discriminator's rate is ``config.d_lr`` when given: TTUR). The fused
+    kernel does the whole update in one pass where torch has it."""
     params = [p for p in network.parameters() if p.requires_grad]
     betas = (config.beta1, config.beta2)
+    lr = config.d_lr if role == "discriminator" and config.d_lr is not None else config.lr
     device = params[0].device if params else torch.device("cpu")
     try:
-        return torch.optim.Adam(params, lr=config.lr, betas=betas, fused=True)
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
     except (RuntimeError, TypeError, ValueError):  # no fused Adam for this device or torch
-        return torch.optim.Adam(params, lr=config.lr, betas=betas, foreach=device.type != "cpu")
+        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=device.type != "cpu")

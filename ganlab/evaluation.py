@@ -1,6 +1,7 @@
-"""Measuring a generator with the project's classifier: the glue between sampling and the metrics.
+"""Measuring a generator: the glue between sampling and the metrics.
 
-The numbers come from :mod:`ganlab.metrics` (the project's own classifier, the test split). Samples
+Images are judged by :mod:`ganlab.metrics` (the project's own classifier, the test split); 2-D points
+by :mod:`ganlab.mode_metrics` (how the samples fall on the data's modes). Samples
 for evaluation are drawn with their own seeded random generator (``EVAL_NOISE_SEED``), so evaluating
 never shifts the training's random stream: a run with ``--eval-every`` trains exactly like one without,
 and two evaluations of the same weights give the same numbers.
@@ -9,14 +10,38 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 from ganlab.classifier import load_classifier, weights_path
-from ganlab.data import Dataset
-from ganlab.metrics import evaluate, metric_labels
+from ganlab.data import Dataset, DatasetSpec
+from ganlab.metrics import CURVE_METRICS, HIGHER_IS_BETTER, evaluate, metric_labels
+from ganlab.mode_metrics import MODE_HIGHER_IS_BETTER, MODE_METRIC_LABELS, evaluate_modes
 
 EVAL_NOISE_SEED = 1234
+
+
+@dataclass(frozen=True)
+class MetricSet:
+    """The metrics a run of some data is measured with: images by the project's classifier, 2-D
+    points by their distance to the data's modes (:mod:`ganlab.mode_metrics`)."""
+
+    labels: dict[str, str]  # key -> human-readable name, in the order tables show them
+    higher_is_better: dict[str, bool]
+    curves: tuple[str, ...]  # the keys drawn over training (metrics.csv, metrics.png)
+
+
+def metric_set(spec: DatasetSpec) -> MetricSet:
+    if spec.is_points:
+        return MetricSet(dict(MODE_METRIC_LABELS), dict(MODE_HIGHER_IS_BETTER), tuple(MODE_METRIC_LABELS))
+    return MetricSet(metric_labels(spec.name), dict(HIGHER_IS_BETTER), CURVE_METRICS)
+
+
+def measurable(dataset: Dataset) -> bool:
+    """Whether ganlab can measure samples of this data: images with a shipped classifier (MNIST,
+    Fashion-MNIST), or points whose modes are known (the toy datasets, npz files with centres)."""
+    return dataset.modes is not None if dataset.spec.is_points else has_classifier(dataset.spec.name)
 
 
 def has_classifier(dataset_name: str) -> bool:
@@ -49,15 +74,18 @@ def evaluate_samples(sample: Callable[[torch.Tensor, torch.Generator], torch.Ten
     :param sample: ``sample(labels, rng) -> samples``: the run's sampling generator with its latent
         hook (``RunView.sample`` and ``TrainingRun.sample`` are such functions).
     """
-    classifier = shared_classifier(dataset.spec.name, device)
     rng = torch.Generator().manual_seed(EVAL_NOISE_SEED)
+    if dataset.spec.is_points:
+        return evaluate_modes(lambda labels: sample(labels.to(device), rng), dataset.modes.centres,
+                              dataset.modes.sigma, n=n, conditional=conditional, device=device)
+    classifier = shared_classifier(dataset.spec.name, device)
     return evaluate(lambda labels: sample(labels.to(device), rng), classifier, dataset, n=n,
                     conditional=conditional, device=device)
 
 
-def format_table(metrics: dict) -> str:
-    """The scalar metrics as an aligned two-column table."""
-    names = metric_labels(metrics.get("dataset", ""))
+def format_table(metrics: dict, labels: dict[str, str] | None = None) -> str:
+    """The scalar metrics as an aligned two-column table (``labels``: the names to show, by key)."""
+    names = labels or {**metric_labels(metrics.get("dataset", "")), **MODE_METRIC_LABELS}
     rows = [(label, metrics[key]) for key, label in names.items() if metrics.get(key) is not None]
     width = max(len(label) for label, _ in rows)
     lines = [f"{label:<{width}}  {value:.4g}" if isinstance(value, float) else f"{label:<{width}}  {value}"

@@ -15,7 +15,6 @@ from matplotlib.figure import Figure  # a Figure without pyplot: no GUI, no glob
 from matplotlib.image import imread, imsave
 
 from ganlab.files import atomic_save
-from ganlab.metrics import CURVE_METRICS, HIGHER_IS_BETTER, metric_labels
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
@@ -47,19 +46,18 @@ def save_loss_curve(records: list[dict[str, float]], path: str | os.PathLike, ti
     atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
 
 
-def save_metric_curves(curves: dict[str, list[dict]], path, dataset_name: str, against: str = "step") -> None:
+def save_metric_curves(curves: dict[str, list[dict]], path, labels: dict[str, str], against: str = "step") -> None:
     """One panel per metric, one line per run, against ``step`` or wall-clock ``seconds``."""
-    labels = metric_labels(dataset_name)
-    shown = shown_metrics(curves)
+    shown = shown_metrics(curves, labels)
     if not shown:
         return
     fig = metric_figure(curves, shown, labels, against)
     atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
 
 
-def shown_metrics(curves: dict[str, list[dict]]) -> list[str]:
-    """The curve metrics that at least one run has a value for."""
-    return [m for m in CURVE_METRICS if any(np.isfinite(as_array(rows, m)).any() for rows in curves.values())]
+def shown_metrics(curves: dict[str, list[dict]], labels: dict[str, str]) -> list[str]:
+    """The metrics (keys of ``labels``) that at least one run's curve has a value for."""
+    return [m for m in labels if any(np.isfinite(as_array(rows, m)).any() for rows in curves.values())]
 
 
 def as_array(rows: list[dict], key: str) -> np.ndarray:
@@ -90,12 +88,12 @@ def metric_figure(curves, shown, labels, against):
 # --------------------------------------------------------------------------------------------------
 def metrics_table(runs: list[dict]) -> tuple[list[str], list[tuple[str, list[str]]]]:
     """Column names and rows of formatted values; the best value of each row is starred."""
-    labels = metric_labels(runs[0]["dataset"])
+    labels, higher_is_better = runs[0]["metric_set"].labels, runs[0]["metric_set"].higher_is_better
     rows = []
     for key, label in labels.items():
         values = [(r["metrics"] or {}).get(key) for r in runs]
         known = [v for v in values if v is not None]
-        best = (max if HIGHER_IS_BETTER[key] else min)(known) if len(known) > 1 else None
+        best = (max if higher_is_better[key] else min)(known) if len(known) > 1 else None
         cells = ["—" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
                  + (" ★" if best is not None and v == best and known.count(best) < len(known) else "")
                  for v in values]
@@ -146,8 +144,8 @@ def report_pages(runs: list[dict]) -> tuple[str, bytes]:
     embedded, so it opens offline) and the PNG of the same figures stacked."""
     figures = {"Final samples": figure_png(grids_figure(runs)), "Losses": figure_png(losses_figure(runs))}
     curves = {r["name"]: r["curve"] for r in runs if r["curve"]}
-    shown = shown_metrics(curves)
-    labels = metric_labels(runs[0]["dataset"])
+    labels = runs[0]["metric_set"].labels
+    shown = shown_metrics(curves, labels)
     if shown:
         figures["Metrics against steps"] = figure_png(metric_figure(curves, shown, labels, "step"))
         figures["Metrics against wall-clock seconds"] = figure_png(metric_figure(curves, shown, labels, "seconds"))

@@ -99,6 +99,30 @@ def atomic_save(path: str | os.PathLike, save: Callable[[BinaryIO], None]) -> No
         save(handle)
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix) for writers that want a file name, not a handle
+    (matplotlib's animation writers); it is renamed to ``path`` on success, deleted on failure."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX + path.suffix)
+        os.close(fd)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        cause = _os_error_in(exc)
+        if cause is not None:
+            raise write_error(path, cause) from None
+        raise
+
+
 def _umask() -> int:
     mask = os.umask(0)  # the only way to read the umask is to set it
     os.umask(mask)

@@ -103,6 +103,14 @@ class RunView:
         if text not in self._run.notes:
             self._run.notes.append(text)
 
+    def sample_latent(self, count: int, rng: torch.Generator | None = None) -> Any:
+        """A latent batch from the variant's latent hook (draw from a CPU ``rng`` of your own)."""
+        return self._run.sample_latent(count, rng)
+
+    def answering(self, hook_name: str) -> str:
+        """The plugin that a first-result hook asks first, e.g. which one computes the losses."""
+        return str(self._run.answering(hook_name))
+
     def sample(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
         """Samples of the sampling generator for ``labels`` (N,), in inference mode, on the device.
 

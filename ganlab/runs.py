@@ -13,6 +13,7 @@ format is :mod:`ganlab.checkpoints`); nothing else builds them.
       metrics.csv, metrics.png evaluations every ``--eval-every`` steps
       events.log               warnings raised during training (e.g. by the watchdog)
       plugins/lsgan.py         copies of the ``--plugin`` files the run was trained with
+      views/, views.gif, views.html   2-D runs: GAN Lab's views over training, and a player for them
       checkpoints/step_020000.pt  networks, optimizers, RNG states; ``torch.load(weights_only=True)``
       .lock                    held by the one process that writes the folder (see :meth:`RunFolder.lock`)
 
@@ -68,12 +69,16 @@ class RunFolder:
         self.loss_curve_file = self.path / "loss_curve.png"
         self.final_grid_file = self.path / "final_grid.png"
         self.metrics_file = self.path / "metrics.json"  # the final evaluation
+        self.trained_metrics_file = self.path / "metrics-trained.json"  # of the trained G, when an EMA samples
         self.metrics_csv_file = self.path / "metrics.csv"  # evaluations during training
         self.metrics_curve_file = self.path / "metrics.png"
         self.events_file = self.path / "events.log"
         self.samples_dir = self.path / "samples"
         self.checkpoints_dir = self.path / "checkpoints"
         self.plugins_dir = self.path / "plugins"
+        self.views_dir = self.path / "views"  # 2-D runs: GAN Lab's views, a PNG per frame
+        self.views_gif_file = self.path / "views.gif"
+        self.views_html_file = self.path / "views.html"  # the frames with a step slider, self-contained
         self.lock_file = self.path / ".lock"
         self._lock_handle = None
 
@@ -147,8 +152,9 @@ class RunFolder:
         Only the folder's writer may do this (under the lock): another process's temporary file could
         be a write in progress.
         """
-        stale = [p for folder in (self.path, self.checkpoints_dir, self.samples_dir, self.plugins_dir)
-                 if folder.is_dir() for p in folder.glob(f".*{TEMPORARY_SUFFIX}")]
+        patterns = (f".*{TEMPORARY_SUFFIX}", f".*{TEMPORARY_SUFFIX}.*")  # ".x.pt.ab12.tmp", ".v.gif.cd34.tmp.gif"
+        folders = [self.path, *(p for p in self.path.iterdir() if p.is_dir())]
+        stale = {p for folder in folders for pattern in patterns for p in folder.glob(pattern)}
         if stale:
             size = sum(p.stat().st_size for p in stale)
             for path in stale:
@@ -166,6 +172,7 @@ class RunFolder:
             "conditional": conditional,
             "device": device,
             "processes": processes,
+            "torch_threads": torch.get_num_threads(),
             "versions": {"ganlab": __version__, "torch": torch.__version__},
             "created": datetime.datetime.now().isoformat(timespec="seconds"),
         })
@@ -252,8 +259,8 @@ class RunFolder:
         return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items() if v != ""} for row in rows]
 
     # ---- metrics.json, metrics.csv --------------------------------------------------------------
-    def write_metrics(self, metrics: dict[str, Any]) -> None:
-        atomic_write_json(self.metrics_file, metrics)
+    def write_metrics(self, metrics: dict[str, Any], trained_generator: bool = False) -> None:
+        atomic_write_json(self.trained_metrics_file if trained_generator else self.metrics_file, metrics)
 
     def read_metrics(self) -> dict[str, Any] | None:
         """The final evaluation, or None when the run has none yet."""
@@ -319,6 +326,7 @@ def spec_from_dict(values: dict[str, Any]) -> DatasetSpec:
     return DatasetSpec(
         name=values["name"], image_shape=tuple(int(d) for d in values["image_shape"]),
         num_classes=int(values["num_classes"]), class_names=tuple(str(n) for n in values["class_names"]),
+        sample_kind=values.get("sample_kind", "image"),  # runs saved before 2-D data had none
     )
 
 

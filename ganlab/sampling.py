@@ -76,9 +76,33 @@ def save_grid(images: torch.Tensor | np.ndarray, path: str | os.PathLike, ncols:
     atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
 
 
+def save_points(points: torch.Tensor, path: str | os.PathLike, labels: torch.Tensor | None = None,
+                title: str | None = None) -> None:
+    """2-D samples as a scatter plot on the square [-1, 1]² (coloured by label when given): the grid of
+    a run on the toy datasets. GAN Lab's richer views are :mod:`ganlab.views`."""
+    xy = points.detach().cpu().numpy()
+    fig = Figure(figsize=(4.2, 4.4))
+    ax = fig.add_axes((0.08, 0.06, 0.88, 0.84))
+    colours = None if labels is None else labels.detach().cpu().numpy()
+    ax.scatter(xy[:, 0], xy[:, 1], s=6, c=colours, cmap="tab10" if colours is not None else None, alpha=0.8)
+    ax.set_xlim(-1.05, 1.05), ax.set_ylim(-1.05, 1.05)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title, fontsize=10)
+    atomic_save(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
+
+
 def save_npz(path: str | os.PathLike, images: torch.Tensor | np.ndarray, labels: torch.Tensor | None) -> None:
     """Save ``images`` (floats in [-1, 1], or uint8 pixels (N, C, H, W)) as uint8 0..255 of shape
-    (N, H, W) for one channel, else (N, H, W, C), and ``labels`` as int64."""
+    (N, H, W) for one channel, else (N, H, W, C), and ``labels`` as int64. 2-D samples (N, D) are saved
+    as float32 ``points`` instead."""
+    if images.ndim == 2:
+        arrays = {"points": np.asarray(images.detach().cpu() if isinstance(images, torch.Tensor) else images,
+                                       dtype=np.float32)}
+        if labels is not None:
+            arrays["labels"] = labels.cpu().numpy().astype(np.int64)
+        atomic_save(path, lambda handle: np.savez(handle, **arrays))
+        return
     pixels = to_uint8_images(images) if isinstance(images, torch.Tensor) else images
     pixels = pixels[:, 0] if pixels.shape[1] == 1 else pixels.transpose(0, 2, 3, 1)
     arrays = {"images": pixels}

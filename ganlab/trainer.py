@@ -31,7 +31,7 @@ from ganlab.figures import save_loss_curve
 from ganlab.interrupts import StopRequest
 from ganlab.plugins import answering_plugins, describe_failure
 from ganlab.runs import quoted
-from ganlab.sampling import generate, save_grid
+from ganlab.sampling import generate, save_grid, save_points
 from ganlab.training_run import SAMPLES_PER_CLASS_IN_FINAL_GRID, TrainingRun
 
 
@@ -327,7 +327,10 @@ def divergence_message(run: TrainingRun, step: int, what: str) -> str:
 # What a run writes while it trains
 # ------------------------------------------------------------------------------------------------
 def save_step_grid(run: TrainingRun) -> None:
-    """The tutorial's 2x5 grid: one sample per class (titled) or 10 untitled unconditional ones."""
+    """The tutorial's 2x5 grid: one sample per class (titled) or 10 untitled unconditional ones.
+    2-D points: a scatter of all the fixed latent's samples."""
+    if run.spec.is_points:
+        return save_points_grid(run, run.folder.samples_dir / f"step_{run.step:06d}.png")
     count = run.spec.num_classes if run.conditional else 10
     labels = torch.arange(count, device=run.device) % run.spec.num_classes
     images = generate(run.sampling_generator, run.fixed_latent[:count], labels)
@@ -339,6 +342,8 @@ def save_step_grid(run: TrainingRun) -> None:
 
 def save_final_grid(run: TrainingRun) -> None:
     """10 samples per class, a row per class (or a 10x10 grid for an unconditional run)."""
+    if run.spec.is_points:
+        return save_points_grid(run, run.folder.final_grid_file)
     labels = run.fixed_labels
     images = generate(run.sampling_generator, run.fixed_latent, labels)
     rows = list(run.spec.class_names) if run.conditional else None
@@ -346,6 +351,13 @@ def save_final_grid(run: TrainingRun) -> None:
               suptitle=f"{grid_title(run)}, step {run.step}")
     run.pm.hook.ganlab_samples_made(run=run.view(), step=run.step, images=images, labels=labels,
                                     path=run.folder.final_grid_file)
+
+
+def save_points_grid(run: TrainingRun, path) -> None:
+    labels = run.fixed_labels
+    points = generate(run.sampling_generator, run.fixed_latent, labels)
+    save_points(points, path, labels if run.conditional else None, f"{grid_title(run)}, step {run.step}")
+    run.pm.hook.ganlab_samples_made(run=run.view(), step=run.step, images=points, labels=labels, path=path)
 
 
 def networks_of(run: TrainingRun) -> list[torch.nn.Module]:

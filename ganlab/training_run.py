@@ -80,6 +80,9 @@ class TrainingRun:
         per_class = len(self.fixed_latent) // self.spec.num_classes
         return torch.arange(self.spec.num_classes, device=self.device).repeat_interleave(per_class)
 
+    def answering(self, hook_name: str) -> str:
+        return answering_plugins(self.pm, hook_name).split(",")[0]
+
     def sample_latent(self, count: int, rng: torch.Generator | None = None) -> Any:
         return self.pm.hook.ganlab_sample_latent(count=count, config=self.config, device=self.device,
                                                  generator=rng)
@@ -87,6 +90,10 @@ class TrainingRun:
     def sample(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
         """Samples of the sampling generator for ``labels``, its latent drawn from ``rng`` (see RunView)."""
         return generate(self.sampling_generator, self.sample_latent(len(labels), rng), labels.to(self.device))
+
+    def sample_trained(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+        """Like :meth:`sample`, from the generator being trained (not an average of it)."""
+        return generate(self.generator, self.sample_latent(len(labels), rng), labels.to(self.device))
 
     def generator_loss(self, scores: torch.Tensor, labels: torch.Tensor, latent: Any = None) -> torch.Tensor:
         return self.pm.hook.ganlab_generator_loss(scores=scores, labels=labels, config=self.config, latent=latent)

@@ -27,15 +27,13 @@ trunk is the plain GAN's discriminator up to its last hidden layer, with two hea
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganlab import hookimpl
 from ganlab_plugins.cgan import MultiplyByLabelEmbedding
-from ganlab_plugins.gan import SETTINGS, MLPDiscriminator, MLPGenerator
+from ganlab_plugins.gan import SETTINGS, MLPDiscriminator, mlp_discriminator, mlp_generator
 
 
 @hookimpl
@@ -56,21 +54,20 @@ def ganlab_generator_conditioning(spec, config):
 
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+    return mlp_generator(spec, config, input_shape)
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
-    return AuxiliaryClassifierDiscriminator(math.prod(input_shape), spec.num_classes,
-                                            config.settings["d_dropout"], config.settings["init"])
+    return AuxiliaryClassifierDiscriminator(mlp_discriminator(spec, config, input_shape), spec.num_classes,
+                                            config.settings["init"])
 
 
 class AuxiliaryClassifierDiscriminator(nn.Module):
     """image -> the plain GAN's MLP trunk (512 features) -> (real/fake logit (N,), class logits (N, K))."""
 
-    def __init__(self, input_size: int, num_classes: int, dropout: float = 0.4, init: str = "keras"):
+    def __init__(self, mlp: MLPDiscriminator, num_classes: int, init: str = "keras"):
         super().__init__()
-        mlp = MLPDiscriminator(input_size, dropout, init)
         self.features = mlp.layers[:-1]  # everything before the plain GAN's output layer
         self.adversarial = mlp.layers[-1]  # Linear(512, 1), initialised like the plain GAN's
         self.classes = nn.Linear(self.adversarial.in_features, num_classes)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ganlab import hookimpl
-from ganlab_plugins.gan import SETTINGS, MLPDiscriminator, MLPGenerator, init_weights
+from ganlab_plugins.gan import SETTINGS, init_weights, mlp_discriminator, mlp_generator
 
 
 @hookimpl
@@ -43,12 +43,12 @@ def ganlab_discriminator_conditioning(spec, config):
 # The plain GAN's networks and D update. (In ``dcgan+cgan`` the networks of dcgan, asked first, win.)
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+    return mlp_generator(spec, config, input_shape)
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
-    return MLPDiscriminator(math.prod(input_shape), config.settings["d_dropout"], config.settings["init"])
+    return mlp_discriminator(spec, config, input_shape)
 
 
 @hookimpl

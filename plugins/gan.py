@@ -20,7 +20,22 @@ from ganlab import hookimpl
 # The settings the MLP networks read; every plugin that builds them declares the ones it reads.
 INIT_SETTING = ("keras", "weight initialisation: keras (Glorot-uniform, zero bias) or torch")
 DROPOUT_SETTING = (0.4, "dropout rate in the discriminator's last two hidden layers")
-SETTINGS = {"init": INIT_SETTING, "d_dropout": DROPOUT_SETTING}
+POINTS_WIDTH_SETTING = (128, "units in each of the two hidden layers of G and D when the samples are 2-D points")
+SETTINGS = {"init": INIT_SETTING, "d_dropout": DROPOUT_SETTING, "points_width": POINTS_WIDTH_SETTING}
+
+TUTORIAL_G_LAYERS = (256, 512, 1024)
+TUTORIAL_D_LAYERS = (512, 512, 512)
+
+
+def hidden_layers(spec, config, role: str) -> tuple[int, ...]:
+    """The tutorial's hidden layers for images; for 2-D points two layers of ``points_width`` units.
+
+    A 2-D toy distribution needs no 1024-unit layers: 128 units learn a ring of 8 modes in a few
+    thousand steps, and a step costs a fraction of the tutorial-sized one (benchmarks/README.md).
+    """
+    if spec.sample_kind == "points":
+        return (config.settings["points_width"],) * 2
+    return TUTORIAL_G_LAYERS if role == "generator" else TUTORIAL_D_LAYERS
 
 
 @hookimpl
@@ -40,23 +55,36 @@ def ganlab_discriminator_update():
 
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+    return mlp_generator(spec, config, input_shape)
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
-    return MLPDiscriminator(math.prod(input_shape), config.settings["d_dropout"], config.settings["init"])
+    return mlp_discriminator(spec, config, input_shape)
+
+
+def mlp_generator(spec, config, input_shape) -> MLPGenerator:
+    """The plain GAN's generator for this data (the building block the MLP variants share)."""
+    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"],
+                        hidden_layers(spec, config, "generator"))
+
+
+def mlp_discriminator(spec, config, input_shape, dropout: float | None = None) -> MLPDiscriminator:
+    """The plain GAN's discriminator for this data; ``dropout`` overrides the ``d_dropout`` setting."""
+    return MLPDiscriminator(math.prod(input_shape), config.settings["d_dropout"] if dropout is None else dropout,
+                            config.settings["init"], hidden_layers(spec, config, "discriminator"))
 
 
 class MLPGenerator(nn.Module):
-    """noise (N, 100) -> 256 -> 512 -> 1024 -> C*H*W -> tanh -> image (N, C, H, W)."""
+    """noise (N, 100) -> 256 -> 512 -> 1024 -> C*H*W -> tanh -> sample (N, *sample_shape)."""
 
-    def __init__(self, input_size: int, image_shape: tuple[int, int, int], init: str = "keras"):
+    def __init__(self, input_size: int, image_shape: tuple[int, ...], init: str = "keras",
+                 hidden_layers: tuple[int, ...] = TUTORIAL_G_LAYERS):
         super().__init__()
         self.image_shape = tuple(image_shape)
         layers: list[nn.Module] = []
         width = input_size
-        for hidden in (256, 512, 1024):
+        for hidden in hidden_layers:
             # Keras's BatchNormalization(momentum=0.8) keeps 0.8 of the old running mean; PyTorch's
             # momentum is the weight of the *new* batch, so it is 0.2 here. (The popular ports write
             # nn.BatchNorm1d(n, 0.8), which sets eps, not momentum.) Keras's epsilon is 1e-3.
@@ -71,16 +99,18 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """image (N, C, H, W) -> flatten -> 512 -> 512 -> 512 -> 1 logit (no sigmoid: the loss has it)."""
+    """sample -> flatten -> 512 -> 512 -> 512 -> 1 logit (no sigmoid: the loss has it); dropout after
+    every hidden layer but the first, as the tutorial's."""
 
-    def __init__(self, input_size: int, dropout: float = 0.4, init: str = "keras"):
+    def __init__(self, input_size: int, dropout: float = 0.4, init: str = "keras",
+                 hidden_layers: tuple[int, ...] = TUTORIAL_D_LAYERS):
         super().__init__()
-        self.layers = nn.Sequential(
-            nn.Linear(input_size, 512), nn.LeakyReLU(0.2),
-            nn.Linear(512, 512), nn.LeakyReLU(0.2), UniformDropout(dropout),
-            nn.Linear(512, 512), nn.LeakyReLU(0.2), UniformDropout(dropout),
-            nn.Linear(512, 1),
-        )
+        layers: list[nn.Module] = []
+        width = input_size
+        for index, hidden in enumerate(hidden_layers):
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)] + ([UniformDropout(dropout)] if index else [])
+            width = hidden
+        self.layers = nn.Sequential(*layers, nn.Linear(width, 1))
         init_weights(self, init)
 
     def forward(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

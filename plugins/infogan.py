@@ -20,14 +20,12 @@ infogan.py uses the same weights).
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
 from ganlab import hookimpl
 from ganlab_plugins.acgan import AuxiliaryClassifierDiscriminator
-from ganlab_plugins.gan import SETTINGS, MLPGenerator
+from ganlab_plugins.gan import SETTINGS, mlp_discriminator, mlp_generator
 
 
 @hookimpl
@@ -54,14 +52,14 @@ def ganlab_sample_latent(count, config, device, generator):
 
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+    return mlp_generator(spec, config, input_shape)
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
     """D's trunk with two heads: the real/fake logit, and Q's guesses of the codes."""
     q_size = config.settings["categories"] + config.settings["continuous_codes"]
-    return AuxiliaryClassifierDiscriminator(math.prod(input_shape), q_size, config.settings["d_dropout"],
+    return AuxiliaryClassifierDiscriminator(mlp_discriminator(spec, config, input_shape), q_size,
                                             config.settings["init"])
 
 

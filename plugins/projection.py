@@ -18,14 +18,12 @@ conditional BatchNorm.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from ganlab import hookimpl
 from ganlab_plugins.cgan import MultiplyByLabelEmbedding
-from ganlab_plugins.gan import SETTINGS, MLPDiscriminator, MLPGenerator
+from ganlab_plugins.gan import SETTINGS, MLPDiscriminator, mlp_discriminator, mlp_generator
 
 
 @hookimpl
@@ -46,21 +44,19 @@ def ganlab_generator_conditioning(spec, config):
 
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
-    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+    return mlp_generator(spec, config, input_shape)
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
-    return ProjectionDiscriminator(math.prod(input_shape), spec.num_classes,
-                                   config.settings["d_dropout"], config.settings["init"])
+    return ProjectionDiscriminator(mlp_discriminator(spec, config, input_shape), spec.num_classes)
 
 
 class ProjectionDiscriminator(nn.Module):
     """image -> phi (the plain GAN's MLP trunk) -> psi(phi) + <embed(y), phi> -> (N,) logits."""
 
-    def __init__(self, input_size: int, num_classes: int, dropout: float = 0.4, init: str = "keras"):
+    def __init__(self, mlp: MLPDiscriminator, num_classes: int):
         super().__init__()
-        mlp = MLPDiscriminator(input_size, dropout, init)
         self.phi = mlp.layers[:-1]  # everything before the plain GAN's output layer
         self.psi = mlp.layers[-1]  # Linear(512, 1)
         self.embed = nn.Embedding(num_classes, self.psi.in_features)

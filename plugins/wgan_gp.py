@@ -26,19 +26,18 @@ conditional combination (``cgan+wgan-gp``) the interpolates are scored with the 
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from ganlab import ConfigError, adversarial_scores, hookimpl
-from ganlab_plugins.gan import INIT_SETTING, MLPDiscriminator, MLPGenerator
+from ganlab_plugins.gan import INIT_SETTING, POINTS_WIDTH_SETTING, mlp_discriminator, mlp_generator
 
 
 @hookimpl
 def ganlab_settings():
     return {
-        "init": INIT_SETTING,  # the plain GAN's: both MLPs read it
+        "init": INIT_SETTING,  # the plain GAN's: both MLPs read them
+        "points_width": POINTS_WIDTH_SETTING,
         "gp_weight": (10.0, "lambda: weight of the gradient penalty (the paper's 10)"),
         "n_critic": (5, "critic updates per generator update (the paper's 5)"),
         "wgan_lr": (1e-4, "Adam learning rate of both networks (the paper's 1e-4)"),
@@ -50,13 +49,13 @@ def ganlab_settings():
 @hookimpl
 def ganlab_generator(spec, config, input_shape):
     """The plain GAN's MLP generator (BatchNorm is allowed in G: the penalty is on the critic)."""
-    return MLPGenerator(math.prod(input_shape), spec.image_shape, config.settings["init"])
+    return mlp_generator(spec, config, input_shape)
 
 
 @hookimpl
 def ganlab_discriminator(spec, config, input_shape):
     """The critic: the plain GAN's MLP with no dropout. Its output is a score, not a probability."""
-    return MLPDiscriminator(math.prod(input_shape), dropout=0.0, init=config.settings["init"])
+    return mlp_discriminator(spec, config, input_shape, dropout=0.0)
 
 
 @hookimpl

@@ -85,11 +85,14 @@ def test_config_cannot_be_given_with_resume(first_run):
     assert result.exit_code == 2 and "--config" in result.output
 
 
-def test_adam_betas_are_options_and_reach_the_optimizer(tmp_path, small_mnist_npz):
+def test_adam_betas_and_the_discriminators_rate_are_options_and_reach_the_optimizers(tmp_path, small_mnist_npz):
     result = invoke("run", "--variant", "gan", "--data", small_mnist_npz, "--steps", 1, "--batch-size", 4,
-                    "--beta1", 0.9, "--beta2", 0.95, "--final-eval-samples", 0, "--quiet", "--out", tmp_path / "r")
+                    "--beta1", 0.9, "--beta2", 0.95, "--lr", 1e-3, "--d-lr", 3e-4, "--final-eval-samples", 0,
+                    "--quiet", "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
-    groups = load_checkpoint(RunFolder(tmp_path / "r").checkpoints()[-1])["opt_g"]["param_groups"]
-    assert groups[0]["betas"] == (0.9, 0.95)
+    checkpoint = load_checkpoint(RunFolder(tmp_path / "r").checkpoints()[-1])
+    g_group, d_group = checkpoint["opt_g"]["param_groups"][0], checkpoint["opt_d"]["param_groups"][0]
+    assert g_group["betas"] == d_group["betas"] == (0.9, 0.95)
+    assert (g_group["lr"], d_group["lr"]) == (1e-3, 3e-4)
     bad = invoke("run", "--beta1", 1.0)
     assert bad.exit_code == 2 and "--beta1" in bad.output

@@ -33,7 +33,8 @@ def small_set(n_train=30, n_test=10, shape=(28, 28), classes=10, seed=0):
 
 
 def test_every_issue_dataset_is_known():
-    assert set(dataset_names()) == {"mnist", "fashion-mnist", "idx", "folder", "npz"}
+    assert set(dataset_names()) == {"mnist", "fashion-mnist", "idx", "folder", "npz",
+                                    "ring", "grid", "spiral", "moons", "points"}  # issue 14's 2-D data
 
 
 # --- fashion-mnist ------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def test_compare_writes_self_contained_html_and_png(evaluated_runs, tmp_path):
     assert "★" in html and "—" in html  # a winner is marked; gan has no conditional accuracy
 
 
-def test_eval_of_a_dataset_without_classifier_says_how_to_train_one(tmp_path):
+def test_eval_of_a_dataset_without_classifier_says_it_cannot_be_measured_and_what_is_there(tmp_path):
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -77,7 +77,8 @@ def test_eval_of_a_dataset_without_classifier_says_how_to_train_one(tmp_path):
     assert invoke("run", "--dataset", "npz", "--data", tmp_path / "d.npz", "--steps", 2, "--batch-size", 4,
                   "--quiet", "--out", out).exit_code == 0
     result = invoke("eval", out, "--n", 10)
-    assert result.exit_code == 1 and "python scripts/train_classifier.py --dataset npz" in result.output
+    assert result.exit_code == 1 and "ships one for mnist and fashion-mnist only, not for npz data" in result.output
+    assert "sample grids, losses.csv and loss curve are in the run folder" in result.output
 
 
 def test_evaluating_during_training_does_not_change_the_training(small_mnist_npz, tmp_path):

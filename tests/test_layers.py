@@ -19,10 +19,11 @@ LAYERS = {
     "leaves": ["ganlab.errors", "ganlab.files", "ganlab.config", "ganlab.version", "ganlab.interrupts",
                "ganlab.data", "ganlab.data.*"],
     "libraries": ["ganlab.hookspecs", "ganlab.runs", "ganlab.checkpoints", "ganlab.metrics", "ganlab.classifier",
-                  "ganlab.sampling", "ganlab.figures", "ganlab.evaluation", "ganlab.distributed"],
+                  "ganlab.sampling", "ganlab.figures", "ganlab.evaluation", "ganlab.spread", "ganlab.mode_metrics",
+                  "ganlab.views", "ganlab.view_player", "ganlab.distributed"],
     "assembly": ["ganlab.plugins", "ganlab.defaults", "ganlab.networks", "ganlab.training_run", "ganlab.loading"],
     "loop": ["ganlab.trainer", "ganlab.observers", "ganlab.observers.*"],
-    "top": ["ganlab", "ganlab.api", "ganlab.cli", "ganlab.__main__"],
+    "top": ["ganlab", "ganlab.api", "ganlab.cli", "ganlab.__main__", "ganlab.jobs"],
 }
 RANK = {name: rank for rank, name in enumerate(LAYERS)}
 

@@ -12,10 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ganlab.data import Dataset
-from ganlab.evaluation import evaluate_samples
+from ganlab.evaluation import evaluate_samples, metric_set
 from ganlab.figures import save_metric_curves
 from ganlab.hookspecs import hookimpl
-from ganlab.metrics import CURVE_METRICS
 
 
 class Evaluator:
@@ -25,6 +24,7 @@ class Evaluator:
     def __init__(self, dataset: Dataset, every: int, n: int, final_n: int,
                  announce: Callable[[Any, int, dict], None] | None = None):
         self.dataset, self.every, self.n, self.final_n = dataset, every, n, final_n
+        self.metrics = metric_set(dataset.spec)
         self.announce = announce or (lambda run, step, metrics: None)
         self.rows: list[dict] = []
         self.started = 0.0
@@ -65,10 +65,10 @@ class Evaluator:
         self.evaluating += time.perf_counter() - began
         if record:
             self.rows.append({"step": run.step, "seconds": round(seconds, 2), "n_samples": n,
-                              **{k: metrics.get(k) for k in CURVE_METRICS}})
+                              **{k: metrics.get(k) for k in self.metrics.curves}})
             if run.folder:
-                run.folder.write_metric_curve(self.rows, CURVE_METRICS)
+                run.folder.write_metric_curve(self.rows, self.metrics.curves)
                 save_metric_curves({run.config.variant: self.rows}, run.folder.metrics_curve_file,
-                                   run.config.dataset)
+                                   {k: self.metrics.labels[k] for k in self.metrics.curves})
         self.announce(run, run.step, metrics)
         return metrics
