@@ -1,7 +1,8 @@
 """How fast does ganlab train, and how far is that from what this machine allows?
 
     python benchmarks/train_speed.py [--device cpu|cuda] [--variants gan,cgan] [--batch-sizes 32,64,256]
-                                     [--steps N] [--warmup N] [--rounds N] [--json FILE] [--amp] [--compile]
+                                     [--steps N] [--warmup N] [--rounds N] [--json FILE]
+                                     [--amp] [--compile] [--cuda-graphs]
 
 For each variant and batch size, in a fresh subprocess each (so peak memory is that row's own):
 - ganlab's trainer: median / min / max ms per training step over a timed window after warm-up;
@@ -56,18 +57,25 @@ def time_steps(step, steps: int, warmup: int, device: torch.device) -> list[floa
     return times
 
 
-def ganlab_step(variant, batch_size, device, amp, compile_):
-    """ganlab's own training step for this row, and the step's layer calls (for the roofline)."""
+def ganlab_step(variant, batch_size, device, amp, compile_, graphs=False):
+    """ganlab's own training step for this row, and the step's layer calls (for the roofline).
+
+    The switches do what ``ganlab run --amp / --compile / --cuda-graphs`` do (the trainer's
+    ``checked_train_step`` and ``training_run.compile_networks``), here on every device.
+    """
     data = load_dataset("mnist")
     config = RunConfig(variant=variant, batch_size=batch_size, seed=0, device=str(device))
     run = prepare(config, data.spec, make_plugin_manager(variant))
     batches = RealBatches(data, run.device)
     d_steps = int(run.pm.hook.ganlab_discriminator_steps(config=config))
     calls = record_layer_calls(run, batches, d_steps)  # eager: a compiled graph hides its layer calls
-    if compile_:
-        run.generator.compile(), run.discriminator.compile()
+    if compile_ or graphs:
+        mode = "reduce-overhead" if graphs else None  # reduce-overhead: replayed as CUDA graphs
+        run.generator.compile(mode=mode), run.discriminator.compile(mode=mode)
 
     def step():
+        if graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         with autocast(device, amp):
             train_step(run, batches, d_steps)
 
@@ -300,13 +308,15 @@ def peak_rss_mb() -> float:
 
 
 def measure_row(variant, batch_size, device_name, steps, warmup, rounds, amp, compile_, baseline,
-                profile=False) -> dict:
+                profile=False, graphs=False) -> dict:
     """One row; run in its own process so that its peak memory is its own."""
     torch.manual_seed(0)
     np.random.seed(0)
     device = torch.device(device_name)
-    run, calls, d_steps, step = ganlab_step(variant, batch_size, device, amp, compile_)
-    time_steps(step, 0, warmup, device)  # warm-up only
+    started = time.perf_counter()
+    run, calls, d_steps, step = ganlab_step(variant, batch_size, device, amp, compile_, graphs)
+    time_steps(step, 0, warmup, device)  # warm-up only (and the compilation, with --compile)
+    warmup_s = time.perf_counter() - started
     # ganlab's peak memory, read before the baseline's networks and DataLoader exist.
     peak_rss = peak_rss_mb()
     peak_cuda = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
@@ -318,6 +328,7 @@ def measure_row(variant, batch_size, device_name, steps, warmup, rounds, amp, co
     median = statistics.median(times["ganlab"])
     row = {
         "variant": variant, "batch_size": batch_size, "device": device_name, "amp": amp, "compile": compile_,
+        "cuda_graphs": graphs, "setup_and_warmup_s": warmup_s,
         "threads": torch.get_num_threads(), "d_update": run.config.d_update,
         "ms_per_step_median": median, "ms_per_step_min": min(times["ganlab"]),
         "ms_per_step_max": max(times["ganlab"]), "steps_per_s": 1000 / median,
@@ -340,6 +351,7 @@ def in_subprocess(args, variant, batch_size) -> dict:
     command = [sys.executable, __file__, "--_one", f"{variant},{batch_size}", "--device", args.device,
                "--steps", str(args.steps), "--warmup", str(args.warmup), "--rounds", str(args.rounds)]
     command += ["--amp"] * args.amp + ["--compile"] * args.compile + ["--no-baseline"] * args.no_baseline
+    command += ["--cuda-graphs"] * args.cuda_graphs
     command += ["--profile"] * args.profile
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -372,6 +384,8 @@ def main(argv=None) -> None:
                         help="alternate ganlab and the baseline this many times within the timed steps")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    parser.add_argument("--cuda-graphs", action="store_true",
+                        help='torch.compile(mode="reduce-overhead"): the networks replayed as CUDA graphs')
     parser.add_argument("--no-baseline", action="store_true", help="skip the DataLoader baseline")
     parser.add_argument("--profile", action="store_true",
                         help="also profile ganlab's step: ms per step by category and the top ops")
@@ -381,7 +395,8 @@ def main(argv=None) -> None:
     if args._one:
         variant, batch_size = args._one.split(",")
         row = measure_row(variant, int(batch_size), args.device, args.steps, args.warmup, args.rounds,
-                          args.amp, args.compile, baseline=not args.no_baseline, profile=args.profile)
+                          args.amp, args.compile, baseline=not args.no_baseline, profile=args.profile,
+                          graphs=args.cuda_graphs)
         print(json.dumps(row))
         return
     rows = [in_subprocess(args, variant, batch_size)

@@ -18,7 +18,7 @@ import numpy as np
 import pluggy
 import torch
 
-from ganlab.checkpoints import set_rng_state
+from ganlab import distributed
 from ganlab.config import RESUMABLE_SETTINGS, RunConfig
 from ganlab.data import Dataset, load_dataset
 from ganlab.errors import ConfigError
@@ -37,7 +37,7 @@ from ganlab.runs import RunFolder, default_run_dir
 from ganlab.sampling import choose_labels, save_grid, save_npz, save_points, to_uint8_images
 from ganlab.spread import group_spreads
 from ganlab.trainer import RealBatches, run_loop
-from ganlab.training_run import TrainingRun, prepare
+from ganlab.training_run import TrainingRun, compile_networks, prepare
 
 __all__ = ["train", "resume", "evaluate", "sample", "compare", "load_run", "register_observers"]
 
@@ -52,27 +52,35 @@ def train(config: RunConfig, dataset: Dataset | None = None, pm: pluggy.PluginMa
     :param write_files: False trains without a run folder (for quick experiments and tests).
     :param overrides: plugin settings from the user (``--set``), checked against the declarations.
     :returns: the run; ``run.outcome`` is ``"finished"``, or ``"stopped"`` after Ctrl-C/SIGTERM.
+
+    Started by ``torchrun``, every process calls this: they train the run together, and rank 0
+    alone writes the run folder (``run.folder`` is None on the others).
     """
     config.validate()
     use_threads(config.threads)
     if config.tensorboard:
         summary_writer_class()  # not installed: say how to install it before anything is trained
     pm = pm or make_plugin_manager(config.variant, config.plugin_files)  # a bad variant fails before any download
-    dataset = dataset or load_dataset(config.dataset, config.data_path, **config.data_options)
+    world = distributed.join(config.device)  # several processes under torchrun; one otherwise
+    with distributed.local_main_first(world):  # one download or decoding per machine, then the others read the cache
+        dataset = dataset or load_dataset(config.dataset, config.data_path, **config.data_options)
     if config.eval_every:
         require_measurable(dataset, "--eval-every")
-    run = prepare(config, dataset.spec, pm, overrides)
-    if write_files:
+    run = prepare(config, dataset.spec, pm, overrides, world)
+    compile_networks(run)
+    run.keeps_checkpoints = write_files
+    if write_files and world.is_main:  # rank 0 alone writes the run folder
         run.folder = RunFolder.create(config.out or default_run_dir(config.variant))  # locked: one writer
     try:
         if run.folder:
             config.plugin_files = run.folder.keep_plugin_files(config.plugin_files)
-            run.folder.write_config(config, run.spec, run.conditional, str(run.device))
+            run.folder.write_config(config, run.spec, run.conditional, str(run.device), run.world.size)
         register_observers(run, dataset, quiet)
         run_loop(run, RealBatches(dataset, run.device))
     finally:
         if run.folder:
             run.folder.unlock()
+    distributed.leave(world)  # not after an error: torchrun ends the other processes then
     return run
 
 
@@ -98,7 +106,8 @@ def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, qu
     Networks, optimizers, the step counter, every RNG state, the plugins' state, the loss log and the
     fixed latent come back as they were, so on the CPU the result is bit-identical to a run that
     never stopped. A run stopped before its first checkpoint continues from step 0 (same seed, same
-    start).
+    start). Under torchrun every process calls this (each reads the run folder; rank 0 alone writes it);
+    on as many processes as saved the checkpoint, the run continues bit for bit too.
 
     :param checkpoint: a checkpoint of the run (path, file name or step); the latest when None.
     :param changes: new values for the settings in :data:`RESUME_CHANGES` (e.g. ``keep_checkpoints=3``,
@@ -110,25 +119,32 @@ def resume(run_dir, steps: int | None = None, dataset: Dataset | None = None, qu
                           f"make it another run). Only {', '.join(RESUME_CHANGES)} may; for other settings "
                           f"start a new run.")
     folder = RunFolder.open(run_dir)
-    folder.lock()  # before reading anything: another writer may be saving a checkpoint right now
+    world = distributed.join(changes.get("device") or folder.read_config()[0].device)
+    if world.is_main:
+        folder.lock()  # before reading anything: another writer may be saving a checkpoint right now
+    distributed.barrier(world)  # the other ranks read the folder once rank 0 holds it
     try:
-        run, saved = restore(folder.path, checkpoint, device=changes.get("device"), allow_no_checkpoint=True)
-        run.folder = folder
+        run, saved = restore(folder.path, checkpoint, device=changes.get("device"), allow_no_checkpoint=True,
+                             world=world)
         run.records = folder.losses_until(run.step)
+        run.folder = folder if world.is_main else None  # rank 0 alone writes
+        run.keeps_checkpoints = True
         continue_with(run, steps, changes)
         use_threads(run.config.threads)
-        dataset = dataset or load_dataset(run.config.dataset, run.config.data_path, **run.config.data_options)
+        with distributed.local_main_first(world):
+            dataset = dataset or load_dataset(run.config.dataset, run.config.data_path, **run.config.data_options)
         if dataset.spec.image_shape != run.spec.image_shape or dataset.spec.num_classes != run.spec.num_classes:
             raise ConfigError(f"The data now found for {run.config.dataset} has another shape than the run "
                               f"was trained on; give the original file with --data.")
         batches = RealBatches(dataset, run.device)
+        compile_networks(run)
         register_observers(run, dataset, quiet)
-        if saved is not None:
-            run.restore_plugin_state(saved)
-            set_rng_state(saved["rng"])
+        run.restore_plugin_state(saved)
+        run.restore_random_streams(saved)
         run_loop(run, batches)
     finally:
         folder.unlock()
+    distributed.leave(world)
     return run
 
 
@@ -142,13 +158,17 @@ def continue_with(run: TrainingRun, steps: int | None, changes: dict[str, Any]) 
     for name, value in changes.items():
         setattr(run.config, name, value)
     run.config.validate()
-    run.folder.write_config(run.config, run.spec, run.conditional, str(run.device))
+    if run.folder:  # rank 0 of several processes, or the only one
+        run.folder.write_config(run.config, run.spec, run.conditional, str(run.device), run.world.size)
 
 
 def register_observers(run: TrainingRun, dataset: Dataset, quiet: bool) -> None:
     """The core's own observer plugins: evaluation, the discriminator watchdog, GAN Lab's views (2-D
-    data), TensorBoard (when asked for), the progress display."""
+    data), TensorBoard (when asked for), the progress display. Several processes: rank 0's only (the
+    others train and wait)."""
     config, hook = run.config, run.pm.hook
+    if not run.world.is_main:
+        return
     if config.eval_every or (config.final_eval_samples and run.folder and measurable(dataset)):
         announce = lambda view, step, metrics: hook.ganlab_evaluated(run=view, step=step, metrics=metrics)  # noqa: E731
         register_plugin(run.pm, Evaluator(dataset, config.eval_every, config.eval_samples,

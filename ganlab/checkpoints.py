@@ -106,7 +106,10 @@ def check_fields(payload: dict[str, Any]) -> str | None:
         return f"spec.image_shape should be a list of positive whole numbers, not {shape!r}"
     if not whole(spec.get("num_classes")) or spec["num_classes"] < 1:
         return f"spec.num_classes should be a whole number >= 1, not {spec.get('num_classes')!r}"
-    return _check_rng(payload["rng"])
+    ranks = payload.get("rng_of_ranks", [payload["rng"]])  # several processes (torchrun): each rank's
+    if not isinstance(ranks, list) or not all(isinstance(state, dict) for state in ranks):
+        return "the field 'rng_of_ranks' should be a list of random states, one per process"
+    return next(filter(None, map(_check_rng, [payload["rng"], *ranks])), None)
 
 
 def _check_rng(state: dict[str, Any]) -> str | None:

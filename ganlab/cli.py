@@ -15,6 +15,7 @@ from ganlab import api
 from ganlab.config import D_UPDATE_MODES, MAX_SEED, RunConfig, load_config_file
 from ganlab.data import dataset_names, download_dataset, load_dataset
 from ganlab.data.explore import MAX_EXAMPLES, describe, save_examples_grid, save_label_histogram
+from ganlab.distributed import resume_command
 from ganlab.errors import GanlabError, is_out_of_memory
 from ganlab.evaluation import format_table
 from ganlab.loading import TRUST_VARIABLE
@@ -129,7 +130,8 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
 @click.option("--steps", type=positive, default=defaults.steps, show_default=True,
               help="Training steps (the tutorial calls them epochs: one batch each).")
 @click.option("--batch-size", type=click.IntRange(min=2), default=defaults.batch_size, show_default=True,
-              help="Samples per step (at least 2: BatchNorm needs a batch).")
+              help="Samples per step (at least 2: BatchNorm needs a batch); under torchrun the batch of all "
+                   "processes together (each takes 1/N).")
 @click.option("--latent-dim", type=positive, default=defaults.latent_dim, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=defaults.lr, show_default=True,
               help="Adam's learning rate, both networks.")
@@ -170,6 +172,13 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
 @click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help="A plugin setting. Repeatable.")
 @click.option("--tensorboard", is_flag=True,
               help='Also write TensorBoard events to <run>/tensorboard/ (pip install "ganlab[tensorboard]").')
+@click.option("--amp", is_flag=True, help="CUDA: bf16 autocast (Ampere GPUs or newer); off elsewhere.")
+@click.option("--compile", is_flag=True, help="CUDA: torch.compile the networks (the first steps compile).")
+@click.option("--cuda-graphs", is_flag=True,
+              help="CUDA: replay each network as a CUDA graph (torch.compile mode=reduce-overhead), for the "
+                   "small MLP variants whose steps are bound by kernel launches.")
+@click.option("--sync-bn", is_flag=True,
+              help="Under torchrun on GPUs: BatchNorm statistics over the whole batch of all processes.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), callback=not_empty,
               help="Continue this run folder from its latest checkpoint, with its own settings; only "
@@ -181,7 +190,10 @@ def read_config_option(context: click.Context, param: click.Parameter, path: str
                                                     "without the warning.")
 @user_errors
 def run(config_file, quiet, settings, resume_dir, checkpoint, trust_plugins, labels_path, image_size, sigma, **options):
-    """Train a GAN variant and write a run folder."""
+    """Train a GAN variant and write a run folder.
+
+    On several processes: torchrun --standalone --nproc-per-node=N -m ganlab run ... (see the README).
+    """
     context = click.get_current_context()
     given = {name for name in context.params if context.get_parameter_source(name).name != "DEFAULT"}
     if resume_dir is not None:
@@ -197,12 +209,13 @@ def run(config_file, quiet, settings, resume_dir, checkpoint, trust_plugins, lab
         overrides = {**context.meta.get("config_settings", {}), **parse_settings(settings)}
         result = api.train(RunConfig(**options), quiet=quiet, overrides=overrides)
     if result.outcome == "stopped":
-        latest = result.folder.latest_checkpoint()
-        saved = f"the checkpoint {latest.name} is saved" if latest else "no step was done yet, so nothing is saved"
-        click.echo(f"Stopped at step {result.step}; {saved}. Continue with:\n"
-                   f"  ganlab run --resume {quoted(result.folder.path)}", err=True)
+        if result.folder:  # rank 0 of several processes, or the only one
+            latest = result.folder.latest_checkpoint()
+            saved = f"the checkpoint {latest.name} is saved" if latest else "no step was done yet, so nothing is saved"
+            click.echo(f"Stopped at step {result.step}; {saved}. Continue with:\n"
+                       f"  {resume_command(result.world, quoted(result.folder.path))}", err=True)
         sys.exit(128 + signal.Signals[result.stopped_by or "SIGINT"].value)  # 130 for Ctrl-C, 143 for SIGTERM
-    if not quiet:
+    if not quiet and result.folder:
         click.echo(f"Run folder: {result.folder.path}  (samples/, final_grid.png, losses.csv, "
                    f"loss_curve.png, checkpoints/)")
         click.echo(f"Draw new samples: ganlab sample {result.folder.path} --out samples.png")

@@ -66,6 +66,13 @@ class RunConfig:
     threads: int = 0  # CPU threads for this run's tensor work; 0 = torch's default (one per core)
     out: str | None = None  # run folder; None = runs/<variant>-<timestamp>
 
+    # Speed switches for CUDA GPUs, all off until measured (benchmarks/README.md). A switch that cannot
+    # help on the run's device is turned off with a note, so config.json records what the run used.
+    amp: bool = False  # bf16 autocast: matrix products in bfloat16 (GPUs with bf16: Ampere or newer)
+    compile: bool = False  # torch.compile the generator and the discriminator
+    cuda_graphs: bool = False  # replay each network's kernels as CUDA graphs (compile, mode="reduce-overhead")
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm)
+
     def validate(self) -> RunConfig:
         """Check every value; raise ConfigError naming the setting and its allowed range."""
         for name in ("steps", "batch_size", "latent_dim", "sample_every", "log_every"):
@@ -112,7 +119,7 @@ class RunConfig:
         expected: dict[str, type | tuple[type, ...]] = {
             "variant": str, "dataset": str, "d_update": str, "device": str, "data_path": (str, type(None)),
             "out": (str, type(None)), "plugin_files": list, "data_options": dict, "settings": dict,
-            "tensorboard": bool}
+            "tensorboard": bool, "amp": bool, "compile": bool, "cuda_graphs": bool, "sync_bn": bool}
         for name, kind in expected.items():
             value = getattr(self, name)
             if not isinstance(value, kind):

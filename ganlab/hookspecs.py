@@ -72,6 +72,9 @@ class RunView:
     evaluation samples: the generator itself, or e.g. an average of its weights) and
     ``sampling_name`` (which plugin supplied it, or ``"generator"``). The networks are the live ones:
     do not change their weights from an observer.
+
+    ``rank``: 0, or under ``torchrun`` this process's rank. Every rank trains and calls the hooks;
+    only rank 0 has a ``folder`` (it alone writes files), and the core's observers run on rank 0 only.
     """
 
     def __init__(self, run: Any):
@@ -88,6 +91,7 @@ class RunView:
     discriminator = property(lambda self: self._run.discriminator)
     sampling_generator = property(lambda self: self._run.sampling_generator)
     sampling_name = property(lambda self: self._run.sampling_name)
+    rank = property(lambda self: self._run.world.rank)
 
     @property
     def notes(self) -> tuple[str, ...]:

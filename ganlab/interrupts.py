@@ -14,17 +14,27 @@ from collections.abc import Iterator
 
 
 class StopRequest:
-    def __init__(self) -> None:
+    """``requested``: a signal came. ``agreed``: several processes decided together to stop (they must
+    stop at the same step; see :func:`ganlab.trainer.stopping`).
+
+    :param when: when the run will stop, for the message (``"after this step"``).
+    :param quiet: print nothing (the processes other than rank 0 under torchrun).
+    """
+
+    def __init__(self, when: str = "after this step", quiet: bool = False) -> None:
         self.requested = False
+        self.agreed = False
         self.signal_name = ""
+        self.when, self.quiet = when, quiet
 
     def _handle(self, signum, frame) -> None:
         if self.requested:  # the second time: stop now
             raise KeyboardInterrupt
         self.requested = True
         self.signal_name = signal.Signals(signum).name
-        print(f"\n{self.signal_name} received: stopping after this step and saving a checkpoint "
-              f"(press Ctrl-C again to stop at once).", file=sys.stderr, flush=True)
+        if not self.quiet:
+            print(f"\n{self.signal_name} received: stopping {self.when} and saving a checkpoint "
+                  f"(press Ctrl-C again to stop at once).", file=sys.stderr, flush=True)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[StopRequest]:

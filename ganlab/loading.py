@@ -14,6 +14,7 @@ import torch
 from ganlab.checkpoints import check_checkpoint_matches, load_checkpoint
 from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec
+from ganlab.distributed import ONE_PROCESS, World
 from ganlab.errors import CheckpointError
 from ganlab.plugins import make_plugin_manager
 from ganlab.runs import RunFolder, quoted
@@ -38,8 +39,8 @@ def warn_about_carried_plugins(folder: RunFolder, files: list[str]) -> None:
           file=sys.stderr)
 
 
-def restore(run_dir, checkpoint=None, device: str | None = None, allow_no_checkpoint: bool = False
-            ) -> tuple[TrainingRun, dict[str, Any] | None]:
+def restore(run_dir, checkpoint=None, device: str | None = None, allow_no_checkpoint: bool = False,
+            world: World = ONE_PROCESS) -> tuple[TrainingRun, dict[str, Any] | None]:
     """Rebuild a saved run (same plugins, same settings) and load a checkpoint into it.
 
     :param checkpoint: a checkpoint (a path, or a file name or step in the folder's checkpoints/);
@@ -47,6 +48,7 @@ def restore(run_dir, checkpoint=None, device: str | None = None, allow_no_checkp
     :param device: where to put the networks; the run's own ``--device`` setting when None.
     :param allow_no_checkpoint: for a folder stopped before its first checkpoint, return the run as it
         was at step 0 (same seed, so the same start) instead of refusing.
+    :param world: the processes that continue the run together (torchrun); each calls ``restore``.
     :returns: the run, and the checkpoint it was loaded from (None at step 0): its ``"rng"`` states
         continue the random streams exactly; its ``"plugin_state"`` goes to
         :meth:`TrainingRun.restore_plugin_state` once every plugin (observers included) is registered.
@@ -66,7 +68,7 @@ def restore(run_dir, checkpoint=None, device: str | None = None, allow_no_checkp
     if changed:
         print(f"ganlab: note: {', '.join(changed)} changed since the run wrote config.json; the run is rebuilt with "
               f"the changed code, so it may not behave as it was trained.", file=sys.stderr)
-    run = prepare(config, spec, make_plugin_manager(config.variant, plugin_files))
+    run = prepare(config, spec, make_plugin_manager(config.variant, plugin_files), world=world)
     run.folder = folder
     if path is None:
         return run, None

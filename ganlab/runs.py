@@ -4,7 +4,7 @@ This module owns every path and every file format inside a run folder (the check
 format is :mod:`ganlab.checkpoints`); nothing else builds them.
 
     runs/cgan-20261128-101500/
-      config.json              every setting, the dataset's shape, versions, device
+      config.json              every setting, the dataset's shape, versions, device, processes (torchrun)
       losses.csv               step, d_loss, g_loss, d_real_acc, d_fake_acc, plugins' named terms
       loss_curve.png           D and G losses against steps
       samples/step_000200.png  the fixed-latent grid every ``sample_every`` steps
@@ -169,12 +169,15 @@ class RunFolder:
                   f"run left in {self.path}", file=sys.stderr)
 
     # ---- config.json ----------------------------------------------------------------------------
-    def write_config(self, config: RunConfig, spec: DatasetSpec, conditional: bool, device: str) -> None:
+    def write_config(self, config: RunConfig, spec: DatasetSpec, conditional: bool, device: str,
+                     processes: int = 1) -> None:
+        """:param processes: how many processes train the run together (torchrun), rank 0's device named."""
         atomic_write_json(self.config_file, {
             "config": config.to_dict(),
             "dataset": asdict(spec),
             "conditional": conditional,
             "device": device,
+            "processes": processes,
             "torch_threads": torch.get_num_threads(),
             "versions": {"ganlab": __version__, "torch": torch.__version__},
             "created": datetime.datetime.now().isoformat(timespec="seconds"),

@@ -9,15 +9,22 @@ file names no variant. Building the run is :mod:`ganlab.training_run`'s job, wir
 
 Numbers stay on the device during training (reading a loss back makes the CPU wait for the device);
 they are read back every ``log_every`` steps, handed to the observers and written to losses.csv.
+
+Several processes (``torchrun``, :mod:`ganlab.distributed`): each runs this same loop on its share of
+the batch. The gradients are averaged inside ``optimizer.step()``; the lines marked "several
+processes" are the rest: the losses averaged and the stop agreed when they are read back, every
+rank helping with a checkpoint that rank 0 alone writes.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
 import torch
 
-from ganlab.checkpoints import save_checkpoint
+from ganlab import distributed
+from ganlab.checkpoints import rng_state, save_checkpoint
 from ganlab.data import Dataset, to_unit_range
 from ganlab.errors import DivergenceError, GanlabError, Interrupted, PluginError, WriteError, is_out_of_memory
 from ganlab.figures import save_loss_curve
@@ -55,17 +62,20 @@ def run_loop(run: TrainingRun, batches: RealBatches) -> str:
         the last step is saved). An error (outcome ``"failed"``) is raised after the observers heard it.
     """
     hook, view = run.pm.hook, run.view()
-    stop = StopRequest()
+    # Several processes stop where they next agree (every log_every steps); rank 0 alone speaks.
+    stop = StopRequest(when="after this step" if not run.world.several else
+                       f"within {run.config.log_every} steps, with the other processes", quiet=not run.world.is_main)
     try:
         with stop.installed():  # from here on, Ctrl-C and SIGTERM stop the run between steps
             hook.ganlab_train_start(run=view)
             train_steps(run, batches, stop)
-        run.outcome = "stopped" if stop.requested else "finished"
+        run.outcome = "stopped" if stopping(run, stop) else "finished"
         run.stopped_by = stop.signal_name
-        if run.folder and run.step > 0:
-            if not run.folder.checkpoint_file(run.step).exists():
+        if run.keeps_checkpoints and run.step > 0:
+            if run.checkpointed_step != run.step:
                 save_run_checkpoint(run)
-            save_final_grid(run)
+            if run.folder:
+                save_final_grid(run)
     except BaseException as exc:
         # Mid-step (a second Ctrl-C, or an error): the networks may be half-updated, so no new
         # checkpoint; the last one on disk is intact.
@@ -83,10 +93,9 @@ def explain_stop(run: TrainingRun, exc: BaseException) -> GanlabError | None:
     """The message for a run that stopped in the middle of a step: what happened, what was kept, and
     the command that continues it. None for exceptions that are not the user's to act on."""
     latest = run.folder.latest_checkpoint() if run.folder else None
-    kept = (f"The last checkpoint, {latest.name}, is intact; continue from it with `ganlab run --resume "
-            f"{quoted(run.folder.path)}`." if latest else
-            f"No checkpoint was saved yet; `ganlab run --resume {quoted(run.folder.path)}` starts it again "
-            f"from step 0." if run.folder else "")
+    resume = distributed.resume_command(run.world, quoted(run.folder.path)) if run.folder else ""
+    kept = (f"The last checkpoint, {latest.name}, is intact; continue from it with `{resume}`." if latest else
+            f"No checkpoint was saved yet; `{resume}` starts it again from step 0." if run.folder else "")
     if isinstance(exc, KeyboardInterrupt):
         return Interrupted(f"Stopped at once by a second Ctrl-C during step {run.step + 1}, which is lost. "
                            f"{kept}".strip())
@@ -104,23 +113,35 @@ def train_steps(run: TrainingRun, batches: RealBatches, stop: StopRequest) -> No
     d_steps = int(run.pm.hook.ganlab_discriminator_steps(config=config))
     pending: list[dict[str, torch.Tensor]] = []  # per-step numbers, still on the device
     run.generator.train(), run.discriminator.train()
-    while run.step < config.steps and not stop.requested:
+    while run.step < config.steps and not stopping(run, stop):
         pending.append(checked_train_step(run, batches, d_steps))
         run.step += 1
         if run.step % config.log_every == 0:
-            read_back(run, pending)
+            read_back(run, pending, stop)
         if folder and run.step % config.sample_every == 0:
             save_step_grid(run)
-        if folder and config.checkpoint_every and run.step % config.checkpoint_every == 0:
-            read_back(run, pending)
+        if run.keeps_checkpoints and config.checkpoint_every and run.step % config.checkpoint_every == 0:
+            read_back(run, pending, stop)
             save_run_checkpoint(run)
-    read_back(run, pending)
+    read_back(run, pending, stop)
+
+
+def stopping(run: TrainingRun, stop: StopRequest) -> bool:
+    """One process stops after the step in which it was asked to. Several processes stop together,
+    at the step where they last agreed to (:func:`read_back`), so that none waits for the others forever."""
+    return stop.agreed if run.world.several else stop.requested
 
 
 def checked_train_step(run: TrainingRun, batches: RealBatches, d_steps: int) -> dict[str, torch.Tensor]:
-    """:func:`train_step`, with an error from a plugin turned into a message that names it."""
+    """:func:`train_step` (under the speed switches), with an error from a plugin turned into a message
+    that names it."""
+    if run.config.cuda_graphs:  # the networks' CUDA graphs may reuse their memory from here on
+        torch.compiler.cudagraph_mark_step_begin()
+    # --amp: the forward passes' matrix products in bfloat16 (prepare() keeps it on for CUDA only)
+    precision = torch.autocast(run.device.type, dtype=torch.bfloat16) if run.config.amp else contextlib.nullcontext()
     try:
-        return train_step(run, batches, d_steps)
+        with precision:
+            return train_step(run, batches, d_steps)
     except GanlabError:  # already a message (a divergence, a contract check)
         raise
     except Exception as exc:
@@ -141,12 +162,13 @@ def train_step(run: TrainingRun, batches: RealBatches, d_steps: int) -> dict[str
     """
     config, hook = run.config, run.pm.hook
     G, D = run.generator, run.discriminator
+    batch_size = run.batch_size  # this process's share of --batch-size
     for d_step in range(d_steps):
-        real, real_labels = batches.sample(config.batch_size)
-        latent = run.sample_latent(config.batch_size)
+        real, real_labels = batches.sample(batch_size)
+        latent = run.sample_latent(batch_size)
         # Fresh labels for the fakes. (The tutorial's G step passes the real batch's labels even
         # though it samples new ones: its ``sampled_labels`` goes unused. We use the sampled ones.)
-        fake_labels = torch.randint(0, run.spec.num_classes, (config.batch_size,), device=run.device)
+        fake_labels = torch.randint(0, run.spec.num_classes, (batch_size,), device=run.device)
         last = d_step == d_steps - 1
         with torch.set_grad_enabled(last):  # only the last fake batch is reused for the G step
             fake = G(latent, fake_labels)
@@ -261,11 +283,22 @@ def _describe(value: Any) -> str:
 # ------------------------------------------------------------------------------------------------
 # Reading numbers back, and stopping a run that diverged
 # ------------------------------------------------------------------------------------------------
-def read_back(run: TrainingRun, pending: list[dict[str, torch.Tensor]]) -> None:
-    """Copy the pending per-step numbers to the host (one synchronisation) and tell the observers."""
+def read_back(run: TrainingRun, pending: list[dict[str, torch.Tensor]], stop: StopRequest | None = None) -> None:
+    """Copy the pending per-step numbers to the host (one synchronisation) and tell the observers.
+
+    Several processes: the numbers are averaged over the ranks, and the ranks agree whether to stop
+    (``stop.agreed``), in one all-reduce; rank 0's BatchNorm statistics go to every rank, so that a
+    checkpoint or an evaluation that follows sees the same networks everywhere.
+    """
     if not pending:
         return
-    values = iter(torch.stack([value.float() for numbers in pending for value in numbers.values()]).cpu().tolist())
+    numbers = torch.stack([value.float() for numbers in pending for value in numbers.values()])
+    # Several processes: the average over the ranks, and whether any rank was asked to stop.
+    numbers, stop_agreed = distributed.agree(run.world, numbers, stop is not None and stop.requested)
+    if stop is not None:
+        stop.agreed = stop.agreed or stop_agreed
+    distributed.copy_buffers_from_rank_0(run.world, networks_of(run))
+    values = iter(numbers.cpu().tolist())
     first = run.step - len(pending) + 1
     records = [{"step": first + i, **{name: next(values) for name in numbers}} for i, numbers in enumerate(pending)]
     pending.clear()
@@ -285,6 +318,8 @@ def check_finite_losses(run: TrainingRun, records: list[dict[str, float]]) -> No
 def divergence_message(run: TrainingRun, step: int, what: str) -> str:
     last_good = run.folder.checkpoints()[-1] if run.folder and run.folder.checkpoints() else None
     where = f"The last good checkpoint is {last_good}." if last_good else "No checkpoint was saved before it."
+    if run.folder is None and run.keeps_checkpoints:  # several processes: only rank 0 sees the folder
+        where = "Rank 0's message names the last good checkpoint."
     return (f"Training diverged at step {step}: {what}. {where} Usual causes: a learning rate too high "
             f"for this loss (try --lr {run.config.lr / 2:g}), a loss that lets D's scores grow without "
             f"bound (try wgan-gp or hinge), or a plugin that divides by zero. Nothing after step {step} "
@@ -328,6 +363,12 @@ def save_points_grid(run: TrainingRun, path) -> None:
     run.pm.hook.ganlab_samples_made(run=run.view(), step=run.step, images=points, labels=labels, path=path)
 
 
+def networks_of(run: TrainingRun) -> list[torch.nn.Module]:
+    """G, D and the sampling generator when it is another network (an EMA)."""
+    extra = [run.sampling_generator] if run.sampling_generator is not run.generator else []
+    return [run.generator, run.discriminator, *extra]
+
+
 def grid_title(run: TrainingRun) -> str:
     """The variant, and where the samples come from when it is not the generator itself (an EMA)."""
     if run.sampling_name == "generator":
@@ -339,14 +380,20 @@ def save_run_checkpoint(run: TrainingRun) -> None:
     """Save the loss log, then a checkpoint (never of broken weights: the last good one stays the latest).
 
     The log goes first: a crash between the two leaves a log that runs ahead of the newest checkpoint
-    (a resume ignores the extra rows), never one that lags behind it.
+    (a resume ignores the extra rows), never one that lags behind it. Several processes: every rank
+    checks its weights (they are the same on all) and hands over its random-generator states; rank 0
+    writes.
     """
     for name, net in (("generator", run.generator), ("discriminator", run.discriminator)):
         if not all(torch.isfinite(p).all() for p in net.parameters()):
             raise DivergenceError(divergence_message(run, run.step, f"the {name}'s weights became non-finite"))
+    rng_of_ranks = distributed.gather_objects(run.world, rng_state())  # several processes: each rank's random streams
+    run.checkpointed_step = run.step
+    if run.folder is None:  # a rank other than 0: rank 0 writes
+        return
     run.folder.write_losses(run.records)
     path = run.folder.checkpoint_file(run.step)
-    save_checkpoint(path, run.checkpoint())
+    save_checkpoint(path, run.checkpoint(rng_of_ranks))
     if run.config.keep_checkpoints:  # prune only after the new one is safely on disk
         for old in run.folder.checkpoints()[:-run.config.keep_checkpoints]:
             old.unlink()

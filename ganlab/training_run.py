@@ -16,9 +16,11 @@ import pluggy
 import torch
 from torch import nn
 
-from ganlab.checkpoints import rng_state
+from ganlab import distributed
+from ganlab.checkpoints import rng_state, set_rng_state
 from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec
+from ganlab.distributed import ONE_PROCESS, World
 from ganlab.errors import CheckpointError, ConfigError, PluginError
 from ganlab.hookspecs import RunView
 from ganlab.networks import ConditionedNetwork, build_networks, expect_module
@@ -55,9 +57,19 @@ class TrainingRun:
     notes: list[str] = field(default_factory=list)  # warnings from observers, for the progress line
     outcome: str = ""  # once the loop ends: "finished", "stopped" or "failed"
     stopped_by: str = ""  # the signal that stopped it ("SIGINT", "SIGTERM"), if one did
+    # Several processes (torchrun): who this one is. Only rank 0 has the ``folder``; every rank takes
+    # part in making the checkpoints, so every rank knows whether the run ``keeps_checkpoints``.
+    world: World = ONE_PROCESS
+    keeps_checkpoints: bool = False  # the run writes a run folder (rank 0 writes it)
+    checkpointed_step: int = -1  # the step of the newest checkpoint saved or loaded
 
     def view(self) -> RunView:
         return RunView(self)
+
+    @property
+    def batch_size(self) -> int:
+        """This process's share of the batch: ``--batch-size`` is the global batch of all processes."""
+        return self.config.batch_size // self.world.size
 
     @property
     def fixed_labels(self) -> torch.Tensor:
@@ -87,8 +99,11 @@ class TrainingRun:
         return self.pm.hook.ganlab_generator_loss(scores=scores, labels=labels, config=self.config, latent=latent)
 
     # ---- checkpoints ----------------------------------------------------------------------------
-    def checkpoint(self) -> dict[str, Any]:
-        """What a checkpoint holds: enough to rebuild the networks and continue exactly."""
+    def checkpoint(self, rng_of_ranks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """What a checkpoint holds: enough to rebuild the networks and continue exactly.
+
+        :param rng_of_ranks: every rank's random-generator states, when several processes train.
+        """
         payload = {
             "ganlab_version": __version__,
             "variant": self.config.variant,
@@ -105,6 +120,8 @@ class TrainingRun:
         }
         if self.sampling_generator is not self.generator:
             payload["sampling_generator"] = self.sampling_generator.state_dict()
+        if rng_of_ranks is not None and len(rng_of_ranks) > 1:
+            payload["rng_of_ranks"] = rng_of_ranks
         return payload
 
     def plugin_state(self) -> dict[str, Any]:
@@ -137,7 +154,24 @@ class TrainingRun:
                                   f"{tuple(payload['fixed_noise'].shape)}, but {self.config.variant} draws "
                                   f"{tuple(self.fixed_latent.shape)}. Use another checkpoint of the same run.")
         self.fixed_latent = payload["fixed_noise"].to(self.device)
-        self.step = int(payload["step"])
+        self.step = self.checkpointed_step = int(payload["step"])
+
+    def restore_random_streams(self, payload: dict[str, Any] | None) -> None:
+        """Every random generator where the checkpoint left it: rank r continues rank r's streams.
+
+        Resumed on as many processes as saved it, a run continues bit for bit (on one device type).
+        On a different number, the ranks the checkpoint did not have keep the fresh stream that
+        :func:`prepare` seeded (seed + rank): the run continues equal in distribution, not bit for bit.
+        A run continued from step 0 (no checkpoint) keeps the streams :func:`prepare` seeded: its own start.
+        """
+        if payload is None:
+            return
+        states = payload.get("rng_of_ranks") or [payload["rng"]]
+        if self.world.rank < len(states):
+            set_rng_state(states[self.world.rank])
+        if len(states) != self.world.size:
+            self.device_note += (f"; resumed on {self.world.size} process(es) from a checkpoint of {len(states)}: "
+                                 f"equal in distribution, not bit-identical")
 
     def restore_plugin_state(self, payload: dict[str, Any] | None) -> None:
         """Hand every plugin registered now (observers included) what it stored in the checkpoint
@@ -178,20 +212,34 @@ def seed_everything(seed: int) -> None:
 
 
 def prepare(config: RunConfig, spec: DatasetSpec, pm: pluggy.PluginManager | None = None,
-            overrides: dict[str, Any] | None = None) -> TrainingRun:
-    """Build a fresh run: plugins, settings, seed, networks, optimizers, fixed latent."""
+            overrides: dict[str, Any] | None = None, world: World = ONE_PROCESS) -> TrainingRun:
+    """Build a fresh run: plugins, settings, seed, networks, optimizers, fixed latent.
+
+    :param world: the processes that train this run together (torchrun); each calls ``prepare``.
+    """
     config.validate()
     pm = pm or make_plugin_manager(config.variant, config.plugin_files)
     config.settings = resolve_settings(pm, {**config.settings, **(overrides or {})})
     config.d_update = _discriminator_update(pm, config)
-    if config.seed is None:
-        config.seed = random.SystemRandom().randrange(2**31)
+    if config.seed is None:  # drawn by rank 0, so that every rank builds the same networks
+        config.seed = distributed.broadcast_object(world, random.SystemRandom().randrange(2**31))
+    _check_batch_split(config, world)
     device, note = pick_device(config.device)
+    device = distributed.rank_device(world, device)
+    notes = [note, world.describe(distributed.backend_name(world)), *resolve_speed_switches(config, device, world)]
     seed_everything(config.seed)
     G, D = build_networks(pm, spec, config, device)
+    if config.sync_bn:
+        G, D = distributed.use_sync_batchnorm(G), distributed.use_sync_batchnorm(D)
+    distributed.copy_from_rank_0(world, [G, D])  # the same start on every rank, whatever a plugin's initialisation did
     sampling_generator, sampling_name = _sampling_generator(pm, G, spec, config, device)
+    distributed.copy_from_rank_0(world, [sampling_generator] if sampling_generator is not G else [])
+    if world.rank:  # from here on each rank draws its own batches, noise, labels and dropout masks
+        seed_everything(distributed.rank_seed(config.seed, world))
     opt_g = pm.hook.ganlab_optimizer(network=G, role="generator", config=config)
     opt_d = pm.hook.ganlab_optimizer(network=D, role="discriminator", config=config)
+    for optimizer in (opt_g, opt_d):  # several processes: gradients averaged before every step
+        distributed.average_gradients_before_each_step(world, optimizer)
     conditional = bool(pm.hook.ganlab_is_conditional(spec=spec, config=config))
     # The fixed latent has its own random generator, so drawing it does not shift the training stream.
     count = spec.num_classes * SAMPLES_PER_CLASS_IN_FINAL_GRID if conditional else UNCONDITIONAL_GRID_SIZE
@@ -201,7 +249,62 @@ def prepare(config: RunConfig, spec: DatasetSpec, pm: pluggy.PluginManager | Non
                        sampling_generator=sampling_generator, sampling_name=sampling_name, opt_g=opt_g,
                        opt_d=opt_d, conditional=conditional, fixed_latent=fixed_latent,
                        real_fake_threshold=float(pm.hook.ganlab_real_fake_threshold(config=config)),
-                       device_note=note)
+                       device_note="; ".join(n for n in notes if n), world=world)
+
+
+def _check_batch_split(config: RunConfig, world: World) -> None:
+    if config.batch_size % world.size:
+        lower = max(world.size, config.batch_size // world.size * world.size)
+        raise ConfigError(f"--batch-size {config.batch_size} is the batch of all {world.size} processes together "
+                          f"and must split evenly between them; give a multiple of {world.size}, e.g. "
+                          f"{lower} or {lower + world.size}.")
+
+
+# --------------------------------------------------------------------------------------------------
+# The speed switches
+# --------------------------------------------------------------------------------------------------
+def resolve_speed_switches(config: RunConfig, device: torch.device, world: World) -> list[str]:
+    """Turn off each switch that cannot help on ``device``, with a note saying why.
+
+    config.json then records what the run used, as it records the seed drawn and the D update chosen.
+    """
+    off = []
+    cuda = device.type == "cuda"
+    if config.amp and not cuda:
+        off.append(("amp", f"bf16 autocast pays on CUDA GPUs; on {device.type} it would be slower"))
+    elif config.amp and not torch.cuda.is_bf16_supported():
+        off.append(("amp", "this GPU has no fast bf16 (it needs an Ampere GPU or newer)"))
+    if config.compile and not cuda:
+        off.append(("compile", "ganlab compiles for CUDA; on a CPU torch.compile made cgan slower "
+                               "(benchmarks/README.md)"))
+    if config.cuda_graphs and not cuda:
+        off.append(("cuda_graphs", "CUDA graphs need a CUDA GPU"))
+    if config.sync_bn and not world.several:
+        off.append(("sync_bn", "one process: its BatchNorm already sees the whole batch"))
+    elif config.sync_bn and not cuda:
+        off.append(("sync_bn", "SyncBatchNorm runs on GPUs only; each process keeps its own statistics"))
+    for name, _ in off:
+        setattr(config, name, False)
+    return [f"--{name.replace('_', '-')} is off: {why}" for name, why in off]
+
+
+def compile_networks(run: TrainingRun) -> None:
+    """``--compile``: torch.compile G and D in place (their checkpoints keep the same keys).
+
+    ``--cuda-graphs``: the same with ``mode="reduce-overhead"``, which records each network's kernels
+    once as a CUDA graph and then replays them with one launch; the small MLP variants' steps are
+    bound by kernel launches, not arithmetic. D stays eager when a plugin adds a discriminator
+    penalty: penalties differentiate through D twice, which torch.compile does not support.
+    """
+    config = run.config
+    if not (config.compile or config.cuda_graphs):
+        return
+    mode = "reduce-overhead" if config.cuda_graphs else None
+    run.generator.compile(mode=mode)
+    if run.pm.hook.ganlab_discriminator_penalty.get_hookimpls():
+        run.device_note += "; D not compiled: a discriminator penalty takes a double backward"
+    else:
+        run.discriminator.compile(mode=mode)
 
 
 def _discriminator_update(pm, config: RunConfig) -> str:

@@ -6,6 +6,7 @@ import struct
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import settings
 
 from ganlab.data import Dataset, DatasetSpec, load_dataset
@@ -17,6 +18,24 @@ from ganlab.data.idx import IDX_TYPES
 settings.register_profile("ganlab", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ganlab"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def decoded_folders(tmp_path_factory):
+    """Decoded ``folder`` datasets are cached in a temporary folder, not in the user's ganlab cache."""
+    folder = tmp_path_factory.mktemp("decoded-folders")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("ganlab.data.folder.decoded_cache_dir", lambda: folder)
+        yield folder
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` are skipped on a machine without a CUDA GPU."""
+    if torch.cuda.is_available():
+        return
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
 
 
 @pytest.fixture(scope="session")

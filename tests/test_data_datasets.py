@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from ganlab.data import dataset_names, fashion, load_dataset
+from ganlab.data import folder as folder_module
 from ganlab.data.arrays import sha256_of
 from ganlab.data.sources import IDX_FILES
 from ganlab.errors import DataError
@@ -201,6 +202,22 @@ def test_folder_with_a_broken_image_names_it(tmp_path):
     (tmp_path / "pets" / "cat" / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(DataError, match="broken.png"):
         load_dataset("folder", path=tmp_path / "pets")
+
+
+def test_a_folder_is_decoded_once_then_read_from_the_cache_until_an_image_changes(tmp_path, monkeypatch,
+                                                                                   decoded_folders):
+    make_folder(tmp_path / "pets")
+    first = load_dataset("folder", path=tmp_path / "pets")
+    decoded = []
+    read_all = folder_module._read_all
+    monkeypatch.setattr(folder_module, "_read_all", lambda *args: decoded.append(1) or read_all(*args))
+    again = load_dataset("folder", path=tmp_path / "pets")
+    assert decoded == [] and np.array_equal(first.x_train, again.x_train)
+    assert np.array_equal(first.y_train, again.y_train)
+    Image.new("L", (12, 10), 255).save(tmp_path / "pets" / "dog" / "0.png")  # one image replaced
+    changed = load_dataset("folder", path=tmp_path / "pets")
+    assert decoded == [1] and not np.array_equal(np.sort(first.x_train, axis=0), np.sort(changed.x_train, axis=0))
+    assert len(list(decoded_folders.glob("folder-*.npy"))) >= 2
 
 
 def test_folder_rejects_an_unsupported_size(tmp_path):

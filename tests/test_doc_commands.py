@@ -33,6 +33,8 @@ command, and a failure prints the rewritten form:
    of that variant, trained once for this test, under exactly that name, so those commands run as written.
 4. *Installing, and the test suite.* ``pip install -e .`` and ``pip install -e ".[test]"`` are not run
    (this test runs inside that installation), nor is ``python -m pytest`` (it is what runs this test).
+5. *torchrun.* In ``torchrun ... -m ganlab ARGS`` the ganlab part is rewritten by rules 1 and 2, and the
+   whole runs as a real subprocess (``python -m torch.distributed.run``, the module behind ``torchrun``).
 
 A ```python block whose first line is ``# NAME.py``, or that a ``<!-- file: NAME.py -->`` comment (one
 of the two lines before the fence) names, is a file the next commands use (the README's LSGAN plugin):
@@ -45,6 +47,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +68,7 @@ NOT_RUN = re.compile(r"<!--\s*not-run:(?P<reason>.*?)-->")
 RUN_PLACEHOLDER = re.compile(r"runs/(?P<variant>[\w+]+)-\.\.\.")
 FILE_BLOCK = re.compile(r"#\s*(?P<name>[\w-]+\.py)\s*$")
 FILE_MARKER = re.compile(r"<!--\s*file:\s*(?P<name>[\w-]+\.py)\s*-->")
-COMMAND_WORDS = ("ganlab", "pip", "python", "python3")
+COMMAND_WORDS = ("ganlab", "pip", "python", "python3", "torchrun")
 
 
 @dataclass
@@ -175,6 +178,12 @@ def is_installing_this_repository(argv: list[str]) -> bool:
     return words[:3] == ["pip", "install", "-e"] and len(words) == 4 and re.fullmatch(r"\.(\[[\w,]+\])?", words[3])
 
 
+def torchrun_command(argv: list[str], small_data: str) -> list[str]:
+    """Rule 5: ``torchrun OPTIONS -m ganlab ARGS`` with ARGS shrunk, as this Python runs it."""
+    at = argv.index("ganlab")
+    return [sys.executable, "-m", "torch.distributed.run", *argv[1:at + 1], *shrink(argv[at + 1:], small_data)]
+
+
 def is_the_test_suite(argv: list[str]) -> bool:
     return argv[:3] == ["python", "-m", "pytest"] or argv[:1] == ["pytest"]
 
@@ -238,6 +247,14 @@ def run_document(document: Path, scratch: Path, already_run: set, small_data: st
                 invoke(args, f"{where(block)} `{shlex.join(argv)}`")
                 already_run.add(tuple(args))
                 log.append(f"ran: ganlab {shlex.join(args)}")
+            elif argv[0] == "torchrun" and "ganlab" in argv:
+                command = torchrun_command(argv, small_data)
+                if tuple(command) not in already_run:
+                    result = subprocess.run(command, cwd=scratch, capture_output=True, text=True, timeout=300)
+                    assert result.returncode == 0, f"{where(block)} `{shlex.join(command)}` failed:\n" \
+                                                   f"{(result.stdout + result.stderr)[-3000:]}"
+                    already_run.add(tuple(command))
+                log.append(f"ran: {shlex.join(command)}")
             else:
                 result = subprocess.run(argv, cwd=scratch, capture_output=True, text=True, timeout=120)
                 assert result.returncode == 0, f"{where(block)} `{shlex.join(argv)}` failed:\n{result.stderr[-3000:]}"
@@ -294,6 +311,9 @@ def test_the_rules_rewrite_commands_as_documented():
         "compare", "--variants", "gan,cgan", "--n", str(EVAL_SAMPLES), "--steps", str(STEPS), "--eval-every", "0"]
     mine = ["data", "info", "mnist", "--data", "mine.npz"]
     assert shrink(mine, small) == mine
+    assert torchrun_command(["torchrun", "--standalone", "-m", "ganlab", "run", "--variant", "gan"], small) == [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "-m", "ganlab", "run", "--variant", "gan",
+        "--data", small, "--steps", str(STEPS), "--final-eval-samples", str(EVAL_SAMPLES)]
     assert is_installing_this_repository(["pip", "install", "-e", ".[test]"])
     assert not is_installing_this_repository(["pip", "install", "-e", "../elsewhere"])
     assert not is_installing_this_repository(["pip", "install", "torch"])

@@ -20,7 +20,7 @@ LAYERS = {
                "ganlab.data", "ganlab.data.*", "ganlab.junk"],
     "libraries": ["ganlab.hookspecs", "ganlab.runs", "ganlab.checkpoints", "ganlab.metrics", "ganlab.classifier",
                   "ganlab.sampling", "ganlab.figures", "ganlab.evaluation", "ganlab.spread", "ganlab.mode_metrics",
-                  "ganlab.views", "ganlab.view_player"],
+                  "ganlab.views", "ganlab.view_player", "ganlab.distributed"],
     "assembly": ["ganlab.plugins", "ganlab.defaults", "ganlab.networks", "ganlab.training_run", "ganlab.loading"],
     "loop": ["ganlab.trainer", "ganlab.observers", "ganlab.observers.*"],
     "top": ["ganlab", "ganlab.api", "ganlab.cli", "ganlab.__main__", "ganlab.jobs"],

@@ -37,8 +37,8 @@ FIGURES = {
 }
 SCRIPT_TIMEOUT_S = 300
 # Tutorials that print numbers flag them as meaningless in quick mode (tutorial_helpers.warn_if_quick).
-PRINTS_NUMBERS = ["00_watch_a_gan_learn.py", "02_a_plain_gan.py", "03_a_conditional_gan.py", "04_compare_gan_and_cgan.py",
-                  "05_write_your_own_variant.py", "06_tour_of_variants.py"]
+PRINTS_NUMBERS = ["00_watch_a_gan_learn.py", "02_a_plain_gan.py", "03_a_conditional_gan.py",
+                  "04_compare_gan_and_cgan.py", "05_write_your_own_variant.py", "06_tour_of_variants.py"]
 # Tutorials whose metric curves must have several points even in quick mode: file -> at least this many rows.
 CURVES = {"04_compare_gan_and_cgan.py": ["runs/gan/metrics.csv", "runs/cgan/metrics.csv"],
           "05_write_your_own_variant.py": ["runs/cgan/metrics.csv"]}

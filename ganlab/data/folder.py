@@ -12,9 +12,17 @@ image is stored as grayscale the dataset has 1 channel; otherwise all are conver
 With ``image_size`` every image is centre-cropped to a square and resized to that size; without it,
 all images must already have one size. Without ``train/`` and ``test/`` sub-folders, a seeded
 ``test_fraction`` of the images is held out as the test set.
+
+Decoding thousands of JPEGs takes a while, so the decoded images are cached (``folder-*.npy`` in the
+ganlab cache folder, see :mod:`ganlab.data.cache`), keyed by the folder, every image file's name,
+size and modification time, and the image size: the next run reads them back at once, and so do the
+other processes of a ``torchrun`` (the first one decodes, :func:`ganlab.distributed.local_main_first`).
+Changing, adding or removing an image makes a new entry; delete old ones from the cache folder at will.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -22,6 +30,7 @@ import numpy as np
 
 from ganlab.data import Dataset
 from ganlab.data.arrays import holdout_split, make_dataset
+from ganlab.data.cache import cache_dir, write_to_cache
 from ganlab.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -47,7 +56,7 @@ def load_folder(path: str | os.PathLike | None = None, image_size: int | None = 
     else:
         classes = _class_folders(root)
         files = {"train": _list_images(root, classes)}
-    images = _read_all([f for split in files.values() for f, _ in split], image_size, root)
+    images = _decoded([f for split in files.values() for f, _ in split], image_size, root)
     arrays, start = {}, 0
     for split, pairs in files.items():
         arrays[f"x_{split}"] = images[start:start + len(pairs)]
@@ -79,6 +88,29 @@ def _list_images(root: Path, classes: list[str]) -> list[tuple[Path, int]]:
                             "is not wanted.")
         pairs += [(p, label) for p in found]
     return pairs
+
+
+def decoded_cache_dir() -> Path:
+    """Where decoded folders are kept: the ganlab cache folder."""
+    return cache_dir()
+
+
+def _decoded(files: list[Path], image_size: int | None, root: Path) -> np.ndarray:
+    """:func:`_read_all`, read back from the cache when these very files were decoded before."""
+    stats = [(str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    key = hashlib.sha256(json.dumps([str(root.resolve()), image_size, stats]).encode()).hexdigest()[:24]
+    cached = decoded_cache_dir() / f"folder-{key}.npy"
+    if cached.is_file():
+        try:
+            return np.load(cached, allow_pickle=False)
+        except (OSError, ValueError):  # a damaged entry: decode again, and replace it
+            pass
+    images = _read_all(files, image_size, root)
+    try:
+        write_to_cache(cached, lambda handle: np.save(handle, images, allow_pickle=False))
+    except DataError:  # an unwritable cache only costs the next run the decoding
+        pass
+    return images
 
 
 def to_8_bit(image):
