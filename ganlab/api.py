@@ -298,6 +298,8 @@ def compare(run_dirs, out_dir, n: int = 10_000) -> Path:
     """
     folders = check_comparable(run_dirs)  # every input checked before anything is evaluated or written
     runs = [_run_summary(folder, n) for folder in folders]
+    for run, recipe in zip(runs, recipe_names([run["config"] for run in runs])):
+        run["group"] = recipe
     page, png = report_pages(runs)
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "report.html", page)
@@ -307,15 +309,34 @@ def compare(run_dirs, out_dir, n: int = 10_000) -> Path:
 
 
 def summarise_by_variant(runs: list[dict]) -> dict[str, Any]:
-    """Each variant's runs (its seeds) and the spread of every metric over them, for summary.json."""
-    by_variant: dict[str, list[dict]] = {}
+    """Each recipe's runs (its seeds) and the spread of every metric over them, for summary.json."""
+    by_recipe: dict[str, list[dict]] = {}
     for run in runs:
-        by_variant.setdefault(run["variant"], []).append(run)
+        by_recipe.setdefault(run["group"], []).append(run)
     keys = list(runs[0]["metric_set"].labels)
-    return {variant: {"runs": [str(run["folder"].path) for run in group],
-                      "seeds": [run["seed"] for run in group],
-                      "metrics": group_spreads([run["metrics"] or {} for run in group], keys)}
-            for variant, group in by_variant.items()}
+    return {recipe: {"variant": group[0]["variant"], "runs": [str(run["folder"].path) for run in group],
+                     "seeds": [run["seed"] for run in group],
+                     "metrics": group_spreads([run["metrics"] or {} for run in group], keys)}
+            for recipe, group in by_recipe.items()}
+
+
+# What makes two runs the same recipe: they differ at most in the seed and in bookkeeping (where they
+# write, how often they evaluate, on which device), so their spread is the seeds' alone.
+RECIPE_FIELDS = ("variant", "steps", "batch_size", "latent_dim", "lr", "d_lr", "beta1", "beta2", "d_update",
+                 "data_options")
+
+
+def recipe_names(configs: list[RunConfig]) -> list[str]:
+    """A name per run for what it trained: its variant, then each setting in which the variant's runs
+    here differ (``cgan d_update=joint init=torch``); runs with one name are seeds of one recipe."""
+    recipes = [{**{field: getattr(c, field) for field in RECIPE_FIELDS}, **c.settings} for c in configs]
+    names = []
+    for recipe in recipes:
+        same_variant = [r for r in recipes if r["variant"] == recipe["variant"]]
+        varying = sorted(key for key in set().union(*same_variant)
+                         if key != "variant" and len({repr(r.get(key)) for r in same_variant}) > 1)
+        names.append(" ".join([recipe["variant"], *(f"{key}={recipe.get(key)}" for key in varying)]))
+    return names
 
 
 def check_comparable(run_dirs) -> list[RunFolder]:
@@ -342,5 +363,6 @@ def _run_summary(folder: RunFolder, n: int) -> dict:
     if metrics is None and (spec.is_points or has_classifier(spec.name)):
         metrics = evaluate(folder.path, n=n)
     return {"name": folder.path.name, "variant": config.variant, "seed": config.seed, "dataset": spec.name,
+            "config": config,
             "metric_set": metric_set(spec), "folder": folder,
             "losses": folder.read_losses(), "metrics": metrics, "curve": folder.read_metric_curve()}

@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator
 from ganlab.files import atomic_save
 from ganlab.metrics import HIGHER_IS_BETTER
 from ganlab.mode_metrics import MODE_HIGHER_IS_BETTER
+from ganlab.spread import clearly_better, describe, spread
 
 # Which way is better for every metric a curve may show: images' and 2-D points' (they agree where
 # both have a key, such as conditional_accuracy).
@@ -118,13 +119,15 @@ def draw_losses(ax, records: list[dict[str, float]]) -> None:
 
 
 def robust_limits(values: np.ndarray, whole: np.ndarray | None = None) -> tuple[float, float]:
-    """Axis limits around the 1st to 99th percentile of ``values`` and all of ``whole``, with a margin."""
+    """Axis limits around the 1st to 99th percentile of ``values`` and the 2nd to 98th of ``whole`` (the
+    averaged curves: their trend stays inside, the few averages a single spike lifts do not), with a margin."""
     finite = values[np.isfinite(values)]
     if not len(finite):
         return 0.0, 1.0
     low, high = np.percentile(finite, [1, 99])
     if whole is not None and np.isfinite(whole).any():
-        low, high = min(low, np.nanmin(whole)), max(high, np.nanmax(whole))
+        whole_low, whole_high = np.percentile(whole[np.isfinite(whole)], [2, 98])
+        low, high = min(low, whole_low), max(high, whole_high)
     margin = 0.1 * (high - low) or 0.1 * max(abs(high), 1.0)
     return float(low - margin), float(high + margin)
 
@@ -186,9 +189,10 @@ def save_metric_curves(curves: dict[str, list[dict]], path, labels: dict[str, st
     save_png(fig, path)
 
 
-def shown_metrics(curves: dict[str, list[dict]], labels: dict[str, str]) -> list[str]:
+def shown_metrics(curves: dict[str, list[dict]] | dict[str, list[list[dict]]], labels: dict[str, str]) -> list[str]:
     """The metrics (keys of ``labels``) that at least one run's curve has a value for."""
-    return [m for m in labels if any(np.isfinite(as_array(rows, m)).any() for rows in curves.values())]
+    every_run = [run for rows in curves.values() for run in (rows if rows and isinstance(rows[0], list) else [rows])]
+    return [m for m in labels if any(np.isfinite(as_array(rows, m)).any() for rows in every_run)]
 
 
 def as_array(rows: list[dict], key: str) -> np.ndarray:
@@ -205,19 +209,37 @@ def series_style(index: int) -> dict:
             "linewidth": max(1.2, 3.6 - 0.6 * index), "zorder": 2 + index}
 
 
-def draw_metric_series(ax, name: str, rows: list[dict], metric: str, against: str, style: dict) -> bool:
-    """One run's curve of ``metric`` in ``ax``; returns False when the run has no value for it.
-
-    A series is one run here. (To show several seeds of one configuration, draw their mean and a
-    band in this function; the panels, axes and legend around it stay as they are.)
-    """
-    values = as_array(rows, metric)
+def draw_metric_series(ax, name: str, rows: list[dict] | list[list[dict]], metric: str, against: str,
+                       style: dict) -> bool:
+    """One run's curve of ``metric`` in ``ax``, or for several seeds of one recipe (a list of runs'
+    rows) their mean with a band from their min to their max; returns False when no run has a value."""
+    runs = rows if rows and isinstance(rows[0], list) else [rows]
+    if len(runs) > 1:
+        return _draw_band(ax, name, runs, metric, against, style)
+    values = as_array(runs[0], metric)
     known = np.isfinite(values)
     if not known.any():
         return False
     single = known.sum() == 1  # a line needs two points: show a single evaluation as a big marker
-    ax.plot(as_array(rows, against)[known], values[known], label=name, alpha=0.85,
+    ax.plot(as_array(runs[0], against)[known], values[known], label=name, alpha=0.85,
             markersize=9 if single else 5, **style)
+    return True
+
+
+def _draw_band(ax, name: str, runs: list[list[dict]], metric: str, against: str, style: dict) -> bool:
+    """Seeds of one recipe evaluate at the same steps: the i-th evaluations are lined up (their mean
+    x for wall-clock seconds, which differ a little), the mean drawn as a line, min to max as a band."""
+    length = min(len(rows) for rows in runs)
+    values = np.array([as_array(rows[:length], metric) for rows in runs])  # (runs, evaluations)
+    known = np.isfinite(values).all(axis=0)
+    if not known.any():
+        return False
+    x = np.array([as_array(rows[:length], against) for rows in runs]).mean(axis=0)[known]
+    values = values[:, known]
+    ax.fill_between(x, values.min(axis=0), values.max(axis=0), color=style["color"], alpha=0.18, linewidth=0,
+                    zorder=style["zorder"] - 1)
+    ax.plot(x, values.mean(axis=0), label=f"{name} (mean of {len(runs)}, band: min–max)", alpha=0.9,
+            markersize=9 if known.sum() == 1 else 5, **style)
     return True
 
 
@@ -239,9 +261,10 @@ def style_metric_axes(ax, metric: str, label: str, against: str, missing: list[s
                 fontsize=TEXT["note"], color="dimgrey", style="italic")
 
 
-def metric_figure(curves: dict[str, list[dict]], shown: list[str], labels: dict[str, str], against: str) -> Figure:
-    """A panel per metric in ``shown``, a series per entry of ``curves`` (same style in every panel),
-    and one legend for the figure."""
+def metric_figure(curves: dict[str, list[dict]] | dict[str, list[list[dict]]], shown: list[str],
+                  labels: dict[str, str], against: str) -> Figure:
+    """A panel per metric in ``shown``, a series per entry of ``curves`` (a run's rows, or several
+    seeds' rows: see :func:`draw_metric_series`; same style in every panel), and one legend."""
     fig, axes = panel_grid(len(shown), panel_height=3.4, top=0.4)
     for ax, metric in zip(axes, shown):
         missing = [name for index, (name, rows) in enumerate(curves.items())
@@ -251,7 +274,8 @@ def metric_figure(curves: dict[str, list[dict]], shown: list[str], labels: dict[
     for ax in axes:  # every series once, even one that has no value in the first panel
         for handle, label in zip(*ax.get_legend_handles_labels()):
             found.setdefault(label, handle)
-    names = [name for name in curves if name in found]  # in the order of ``curves``
+    # in the order of ``curves`` (a group of seeds is labelled "name (mean of n, ...)")
+    names = [label for name in curves for label in found if label == name or label.startswith(f"{name} (mean of ")]
     fig.legend([found[name] for name in names], names, loc="upper left", ncols=min(len(names), 6),
                fontsize=TEXT["legend"], frameon=False)
     return fig
@@ -261,7 +285,14 @@ def metric_figure(curves: dict[str, list[dict]], shown: list[str], labels: dict[
 # The comparison report
 # --------------------------------------------------------------------------------------------------
 def metrics_table(runs: list[dict]) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """Column names and rows of formatted values; the best value of each row is starred."""
+    """Column names and rows of formatted values; the best value of each row is starred.
+
+    Runs of one recipe with several seeds (``run["group"]``, see :func:`ganlab.api.recipe_names`)
+    share a column: each metric as its mean with its spread (:func:`ganlab.spread.describe`), starred
+    only where its min–max range beats every other column's."""
+    groups = recipe_groups(runs)
+    if any(len(members) > 1 for members in groups.values()):
+        return _spread_table(runs[0]["metric_set"], groups)
     labels, higher_is_better = runs[0]["metric_set"].labels, runs[0]["metric_set"].higher_is_better
     rows = []
     for key, label in labels.items():
@@ -275,6 +306,31 @@ def metrics_table(runs: list[dict]) -> tuple[list[str], list[tuple[str, list[str
     for key, label in (("step", "steps"), ("train_seconds", "training seconds"), ("n_samples", "samples evaluated")):
         rows.append((label, [str((r["metrics"] or {}).get(key, "—")) for r in runs]))
     return [r["name"] for r in runs], rows
+
+
+def recipe_groups(runs: list[dict]) -> dict[str, list[dict]]:
+    """The runs by recipe (``run["group"]``; a run without one is its own), in the order first seen."""
+    groups: dict[str, list[dict]] = {}
+    for run in runs:
+        groups.setdefault(run.get("group") or run["name"], []).append(run)
+    return groups
+
+
+def _spread_table(metric_set, groups: dict[str, list[dict]]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    rows = []
+    for key, label in metric_set.labels.items():
+        spreads = [spread([(r["metrics"] or {}).get(key) for r in members]) for members in groups.values()]
+        cells = []
+        for index, summary in enumerate(spreads):
+            others = [other for j, other in enumerate(spreads) if j != index and other is not None]
+            best = summary is not None and others and all(
+                clearly_better(summary, other, metric_set.higher_is_better[key]) for other in others)
+            cells.append(describe(summary) + (" ★" if best else ""))
+        rows.append((label, cells))
+    rows.append(("seeds", [", ".join(str(r["seed"]) for r in members) for members in groups.values()]))
+    seconds = [spread([(r["metrics"] or {}).get("train_seconds") for r in members]) for members in groups.values()]
+    rows.append(("training seconds", [describe(summary, 3) for summary in seconds]))
+    return list(groups), rows
 
 
 def table_figure(columns: list[str], rows: list[tuple[str, list[str]]]) -> Figure:
@@ -346,18 +402,21 @@ def report_pages(runs: list[dict]) -> tuple[str, bytes]:
     columns, rows = metrics_table(runs)
     dataset = runs[0]["dataset"]
     figures = {"Final samples": figure_png(grids_figure(runs)), "Losses": figure_png(losses_figure(runs))}
-    curves = {r["name"]: r["curve"] for r in runs if r["curve"]}
+    groups = recipe_groups(runs)
+    curves = {name: [r["curve"] for r in members if r["curve"]] for name, members in groups.items()}
+    curves = {name: (rows if len(rows) > 1 else rows[0]) for name, rows in curves.items() if rows}
     labels = runs[0]["metric_set"].labels
     shown = shown_metrics(curves, labels)
     if shown:
         figures["Metrics against steps"] = figure_png(metric_figure(curves, shown, labels, "step"))
         figures["Metrics against wall-clock seconds"] = figure_png(metric_figure(curves, shown, labels, "seconds"))
-    stacked = [figure_png(heading_figure(f"ganlab comparison: metrics on the {dataset} test split "
-                                         "(★ = best of the row)")),
+    seeded = any(len(members) > 1 for members in groups.values())
+    key = SPREAD_KEY if seeded else "★ = best of the row"
+    stacked = [figure_png(heading_figure(f"ganlab comparison: metrics on the {dataset} test split ({key})")),
                figure_png(table_figure(columns, rows))]
     for title, png in figures.items():
         stacked += [figure_png(heading_figure(title)), png]
-    return render_html(columns, rows, figures, dataset), stack_pngs(stacked)
+    return render_html(columns, rows, figures, dataset, key), stack_pngs(stacked)
 
 
 def stack_pngs(pngs: list[bytes]) -> bytes:
@@ -371,7 +430,11 @@ def stack_pngs(pngs: list[bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def render_html(columns, rows, figures: dict[str, bytes], dataset: str) -> str:
+SPREAD_KEY = ("mean [min–max] over the seeds; ★ = its range beats every other column's, a rough test with "
+              "few seeds")
+
+
+def render_html(columns, rows, figures: dict[str, bytes], dataset: str, key: str = "★ = best of the row") -> str:
     def esc(text):
         return html.escape(str(text))
 
@@ -387,7 +450,7 @@ def render_html(columns, rows, figures: dict[str, bytes], dataset: str) -> str:
 td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}} td.best{{font-weight:bold;background:#e8f5e9}}
 img{{max-width:100%}}</style></head><body>
 <h1>ganlab comparison</h1>
-<p>Metrics on the {esc(dataset)} test split, judged by the project's own classifier (★ = best of the row).
+<p>Metrics on the {esc(dataset)} test split, judged by the project's own classifier ({esc(key)}).
 The FD is a Fréchet distance in that classifier's features, not comparable to Inception FID.</p>
 <table><tr><th>metric</th>{head}</tr>{body}</table>
 {images}

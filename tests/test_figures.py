@@ -13,6 +13,8 @@ from matplotlib.image import imread
 from matplotlib.text import Text
 
 from ganlab import figures
+from ganlab.data import DatasetSpec
+from ganlab.evaluation import metric_set
 from ganlab.metrics import CURVE_METRICS, metric_labels
 from ganlab.sampling import save_grid
 
@@ -52,6 +54,9 @@ def assert_inside(fig: Figure):
     assert drawn.x1 <= fig.get_figwidth() + tolerance and drawn.y1 <= fig.get_figheight() + tolerance, drawn
 
 
+MNIST_SPEC = DatasetSpec("mnist", (1, 28, 28), 10, tuple("0123456789"))
+
+
 def runs_for_report(tmp_path, losses):
     class Folder:  # what the report reads of a run folder: only its final grid
         final_grid_file = tmp_path / "grid.png"
@@ -59,7 +64,8 @@ def runs_for_report(tmp_path, losses):
     save_grid(torch.rand(100, 1, 28, 28) * 2 - 1, Folder.final_grid_file, ncols=10, row_names=list("0123456789"),
               suptitle="cgan, step 6")
     return [{"name": name, "dataset": "mnist", "folder": Folder, "losses": records, "curve": curve([50, 100]),
-             "metrics": {"fd": 50.0 + i, "step": 100}} for i, (name, records) in enumerate(losses.items())]
+             "metric_set": metric_set(MNIST_SPEC), "metrics": {"fd": 50.0 + i, "step": 100}}
+            for i, (name, records) in enumerate(losses.items())]
 
 
 def test_a_loss_curve_of_one_step_is_drawn_as_markers():

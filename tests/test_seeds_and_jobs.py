@@ -90,3 +90,50 @@ def test_eval_can_measure_the_trained_generator_of_an_ema_run(tmp_path, mnist):
     assert ema["fd"] != trained["fd"]
     assert json.loads(run.folder.trained_metrics_file.read_text())["fd"] == trained["fd"]
     assert json.loads(run.folder.metrics_file.read_text())["fd"] == ema["fd"]
+
+
+def test_runs_that_differ_only_in_the_seed_are_one_recipe():
+    configs = [RunConfig(variant="cgan", seed=0), RunConfig(variant="cgan", seed=1, out="elsewhere", eval_every=7),
+               RunConfig(variant="cgan", seed=0, d_update="joint", settings={"init": "torch"}),
+               RunConfig(variant="gan", seed=2)]
+    assert api.recipe_names(configs) == ["cgan d_update=auto init=None", "cgan d_update=auto init=None",
+                                         "cgan d_update=joint init=torch", "gan"]
+
+
+def grouped_runs(values_by_recipe):
+    from ganlab.evaluation import MetricSet
+
+    metric_set = MetricSet({"conditional_accuracy": "conditional accuracy"}, {"conditional_accuracy": True},
+                           ("conditional_accuracy",))
+    return [{"name": f"{recipe}-{seed}", "group": recipe, "seed": seed, "metric_set": metric_set,
+             "metrics": {"conditional_accuracy": value, "train_seconds": 100.0 + seed}}
+            for recipe, values in values_by_recipe.items() for seed, value in enumerate(values)]
+
+
+def test_the_report_table_shows_each_recipes_spread_and_stars_only_a_clear_winner():
+    from ganlab.figures import metrics_table
+
+    columns, rows = metrics_table(grouped_runs({"a": [0.92, 0.93, 0.94], "b": [0.89, 0.90, 0.91]}))
+    assert columns == ["a", "b"]
+    assert dict(rows)["conditional accuracy"] == ["0.93 [0.92–0.94] ★", "0.9 [0.89–0.91]"]
+    assert dict(rows)["seeds"] == ["0, 1, 2", "0, 1, 2"]
+    _, rows = metrics_table(grouped_runs({"a": [0.92, 0.93, 0.94], "c": [0.90, 0.925, 0.93]}))
+    assert not any("★" in cell for cell in dict(rows)["conditional accuracy"])  # the ranges overlap
+
+
+def test_several_seeds_are_drawn_as_their_mean_with_a_min_max_band():
+    from matplotlib.collections import PolyCollection
+
+    from ganlab.figures import metric_figure
+    from ganlab.metrics import metric_labels
+
+    seeds = [[{"step": s, "seconds": s / 10, "fd": value + s / 100} for s in (100, 200, 300)] for value in (40, 50, 60)]
+    fig = metric_figure({"cgan": seeds, "gan": seeds[0]}, ["fd"], metric_labels("mnist"), "step")
+    ax = fig.axes[0]
+    (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    mean = lines["cgan (mean of 3, band: min–max)"]
+    assert list(mean.get_ydata()) == pytest.approx([51, 52, 53])
+    lows = band.get_paths()[0].vertices[:, 1]
+    assert lows.min() == pytest.approx(41) and lows.max() == pytest.approx(63)
+    assert list(lines["gan"].get_ydata()) == pytest.approx([41, 42, 43])  # one run: its own line, no band
