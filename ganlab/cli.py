@@ -387,8 +387,9 @@ def eval_command(run_dir, n, checkpoint, device, trust_plugins, trained_generato
     """Measure a trained run with the project's classifier; writes metrics.json."""
     trust_run_plugins(trust_plugins)
     metrics = api.evaluate(run_dir, n=n, checkpoint=checkpoint, device=device, trained_generator=trained_generator)
-    click.echo(f"{metrics['variant']} at step {metrics['step']}, {n} samples from the {metrics['sampled_from']} "
-               f"generator:")
+    source = metrics["sampled_from"]  # "generator" (the trained one) or the plugin that averages it (ema)
+    source = "trained generator" if source == "generator" else f"{source} generator"
+    click.echo(f"{metrics['variant']} at step {metrics['step']}, {n} samples from the {source}:")
     click.echo(format_table(metrics))
     click.echo(f"Wrote {Path(run_dir) / ('metrics-trained.json' if trained_generator else 'metrics.json')}")
 
