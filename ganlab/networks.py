@@ -17,7 +17,7 @@ from torch import nn
 
 from ganlab.config import RunConfig
 from ganlab.data import DatasetSpec
-from ganlab.errors import GanlabError, PluginError, is_out_of_memory
+from ganlab.errors import DataError, GanlabError, PluginError, is_out_of_memory
 from ganlab.hookspecs import adversarial_scores
 from ganlab.plugins import answering_plugins, describe_failure
 
@@ -124,8 +124,8 @@ def check_output_shapes(pm, G, D, spec: DatasetSpec, latent: torch.Tensor, devic
 def _guarded(pm, doing: str, call: Callable[[], Any], context: str = "") -> Any:
     try:
         return call()
-    except GanlabError as exc:  # already a message (e.g. dcgan's "needs images"): add what the hook was given
-        if context and not isinstance(exc, PluginError):
+    except GanlabError as exc:  # already a message; a shape the data cannot take (dcgan's "needs images")
+        if context and isinstance(exc, DataError):  # also says which plugin made that shape
             exc.args = (f"{str(exc).rstrip()}{context}",)
         raise
     except Exception as exc:  # a plugin's bug is reported as the plugin's, with its message

@@ -30,13 +30,22 @@ import torch
 from torch import nn
 
 from ganlab import ConfigError, adversarial_scores, hookimpl
-from ganlab_plugins.gan import INIT_SETTING, POINTS_WIDTH_SETTING, mlp_discriminator, mlp_generator
+from ganlab_plugins.gan import (
+    D_ACTIVATION_SETTING,
+    G_BN_MOMENTUM_SETTING,
+    INIT_SETTING,
+    POINTS_WIDTH_SETTING,
+    mlp_discriminator,
+    mlp_generator,
+)
 
 
 @hookimpl
 def ganlab_settings():
     return {
-        "init": INIT_SETTING,  # the plain GAN's: both MLPs read them
+        "init": INIT_SETTING,  # the plain GAN's: both MLPs read them (the critic has no dropout)
+        "d_activation": D_ACTIVATION_SETTING,
+        "g_bn_momentum": G_BN_MOMENTUM_SETTING,
         "points_width": POINTS_WIDTH_SETTING,
         "gp_weight": (10.0, "lambda: weight of the gradient penalty (the paper's 10)"),
         "n_critic": (5, "critic updates per generator update (the paper's 5)"),

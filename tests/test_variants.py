@@ -73,7 +73,7 @@ def test_dcgan_discriminator_uses_strided_convolutions_leaky_relu_and_no_norm_on
 
 
 def test_dcgan_refuses_an_unknown_norm_naming_the_choices():
-    with pytest.raises(PluginError, match=r"d_norm must be one of batch, layer, none"):
+    with pytest.raises(ConfigError, match=r"d_norm must be one of batch, layer, none"):  # a setting: the user's fix
         build("dcgan", d_norm="instance")
 
 
