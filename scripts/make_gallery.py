@@ -325,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(FIGURES))
         return 0
+    unknown = sorted(set(args.only or []) - set(FIGURES))
+    if unknown:  # before anything is trained
+        parser.error(f"Unknown figure(s) {', '.join(unknown)}. Known: {', '.join(FIGURES)}.")
     if args.runs is None and not args.quick:
         parser.error("--runs DIR is required: the full-budget runs take hours, so keep them in a folder "
                      "of your choice (outside the repository), where a later call reuses them")

@@ -121,11 +121,17 @@ header = (f"{'variant':<18} {'ms/step':>8} {'cond. acc.':>10} {'classes':>8} {'c
           f"{'prec.':>6} {'recall':>6}")
 print(header)
 print("-" * len(header))
+def shown(value, spec):
+    """A number in ``spec``'s format; "-" where the metric has no value (e.g. no accuracy without labels,
+    no class KL when fewer than 100 samples are recognisable)."""
+    return "-" if value is None else format(value, spec)
+
+
 for variant, values in metrics.items():
-    accuracy = values.get("conditional_accuracy")
     print(f"{variant:<18} {1000 * values['train_seconds'] / values['step']:>8.0f} "
-          f"{'-' if accuracy is None else f'{accuracy:.2f}':>10} {values['classes_covered']:>8} "
-          f"{values['class_kl']:>9.3f} {values['fd']:>8.1f} {values['precision']:>6.2f} {values['recall']:>6.2f}")
+          f"{shown(values.get('conditional_accuracy'), '.2f'):>10} {values['classes_covered']:>8} "
+          f"{shown(values['class_kl'], '.3f'):>9} {shown(values['fd'], '.1f'):>8} "
+          f"{shown(values['precision'], '.2f'):>6} {shown(values['recall'], '.2f'):>6}")
 
 # %% [markdown]
 # And ganlab's comparison report of all of them (`report.html` and `report.png` in
