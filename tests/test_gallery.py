@@ -14,6 +14,8 @@ SCRIPT = ROOT / "scripts" / "make_gallery.py"
 GALLERY = ROOT / "docs" / "gallery"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_COMMITTED_BYTES = 100 * 1024  # small PNGs: the repository carries every one of them
+# ... except the comparison reports: a whole report.png (table, grids, losses, curves) at a legible size
+MAX_REPORT_BYTES = 600 * 1024
 
 
 def promised_figures() -> list[str]:
@@ -39,7 +41,8 @@ def test_the_committed_gallery_holds_every_figure_and_each_is_small():
         path = GALLERY / name
         assert path.is_file(), f"docs/gallery/{name} is missing: run python scripts/make_gallery.py"
         assert path.read_bytes()[:8] == PNG_SIGNATURE, f"docs/gallery/{name} is not a PNG"
-        assert path.stat().st_size <= MAX_COMMITTED_BYTES, f"docs/gallery/{name} is over 100 KB"
+        limit = MAX_REPORT_BYTES if name.startswith("report_") else MAX_COMMITTED_BYTES
+        assert path.stat().st_size <= limit, f"docs/gallery/{name} is over {limit // 1024} KB"
 
 
 def test_an_unknown_figure_name_is_refused_with_the_known_ones(tmp_path):
@@ -68,7 +71,7 @@ def test_a_finished_run_in_the_runs_folder_is_reused_not_trained_again(tmp_path)
 
 def test_the_gallery_promises_the_reference_figures_of_every_run_and_variant():
     names = set(promised_figures())
-    for run in ("cgan", "gan", "dcgan", "wgan-gp", "acgan", "projection", "infogan", "cgan_ema"):
+    for run in ("cgan", "gan", "dcgan", "wgan-gp", "acgan", "projection"):
         assert {f"{run}_progress.png", f"{run}_final_grid.png", f"{run}_losses.png"} <= names
     assert {"report_gan_vs_cgan.png", "report_zoo.png", "cgan_real_vs_fake.png", "gan_real_vs_fake.png",
             "cgan_embeddings.png", "gan_data_flow.png", "cgan_data_flow.png", "training_step.png"} <= names

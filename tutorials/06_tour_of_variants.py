@@ -145,11 +145,9 @@ show(report.with_suffix(".png"))
 
 # %% [markdown]
 # **What you should see with a longer budget.** The gallery trains the zoo for 5 000 steps each (seed
-# 0, an evaluation every 500 steps): dcgan, wgan-gp, acgan and projection as here, and two more,
-# infogan (latent codes learned without labels) and cgan+ema (the cGAN sampled from a running
-# average of G's weights). Their report:
+# 0, an evaluation every 500 steps): dcgan, wgan-gp, acgan and projection, as here. Their report:
 #
-# ![ganlab compare of six variants at 5 000 steps each](../docs/gallery/report_zoo.png)
+# ![ganlab compare of four variants at 5 000 steps each](../docs/gallery/report_zoo.png)
 #
 # Each variant's grids over training, final grid and losses are in [the gallery](../docs/gallery/README.md),
 # e.g. dcgan's:
