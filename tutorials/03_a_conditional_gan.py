@@ -310,7 +310,26 @@ for name, m in experiments.items():
     print(f"{name:<44} {m['conditional_accuracy']:>10.1%} {m['fd']:>7.1f} {m['precision']:>9.2f} {m['recall']:>7.2f}")
 
 # %% [markdown]
-# MEASURED-03
+# Measured on a 2-core CPU (seed 0, 3 000 steps, 5 000 samples judged):
+#
+# | run | conditional accuracy | FD | precision | recall |
+# |---|---|---|---|---|
+# | the tutorial's (dropout 0.4, momentum 0.2) | 87.5 % | 77.0 | 0.74 | 0.05 |
+# | no dropout in D | 90.2 % | 64.2 | 0.74 | 0.05 |
+# | BatchNorm momentum 0.1 | 87.7 % | 76.9 | 0.74 | 0.05 |
+#
+# - **Dropout did not help here; the run without it did better** at this budget: 2.7 points more
+#   accuracy and an FD lower by 13. The tutorial's reason for dropout (a D that memorises the training
+#   images and wins too fast) is a risk of long training, and 3 000 steps see each image about
+#   twice; whether dropout pays at 20 000 steps is a question for more seeds, and an honest answer
+#   to "does this choice matter?" is "measure it at your budget".
+# - **The BatchNorm momentum changed nothing measurable** (87.7 % against 87.5 %, FD 76.9 against
+#   77.0): it sets only how fast G's running statistics follow the batches, and after 3 000 steps
+#   both settings have caught up. The Keras-to-PyTorch translation matters for fidelity (the popular
+#   ports' `BatchNorm1d(n, 0.8)` sets eps, not momentum), not for quality at this budget.
+#
+# One seed each: differences of a point or two are within what another seed would move them (see
+# the README's table, three seeds at 20 000 steps).
 #
 # Tutorial 4 measures what conditioning buys: does the cGAN draw the digit it is asked for, and does
 # it cover all ten digits better than the plain GAN?
