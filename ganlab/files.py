@@ -35,27 +35,14 @@ _ADVICE = {
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """Open a temporary file beside ``path`` for binary writing; rename it to ``path`` on success."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
-    except OSError as exc:
-        raise write_error(path, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException as exc:  # Ctrl-C included: never leave the temporary file behind
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        cause = _os_error_in(exc)
-        if cause is not None:
-            raise write_error(path, cause) from None
-        raise
+    """Open a temporary file beside ``path`` for binary writing; rename it to ``path`` on success.
+
+    The bytes reach the disk (``fsync``) before the rename, so a crash leaves the old file or the new
+    one, never a part of one."""
+    with atomic_path(path, keep_suffix=False) as tmp, open(tmp, "wb") as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _os_error_in(exc: BaseException | None) -> OSError | None:
@@ -100,13 +87,15 @@ def atomic_save(path: str | os.PathLike, save: Callable[[BinaryIO], None]) -> No
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside ``path`` (same suffix) for writers that want a file name, not a handle
-    (matplotlib's animation writers); it is renamed to ``path`` on success, deleted on failure."""
+def atomic_path(path: str | os.PathLike, keep_suffix: bool = True) -> Iterator[Path]:
+    """A temporary path beside ``path`` (with its suffix, unless ``keep_suffix`` is False) for writers
+    that want a file name, not a handle (matplotlib's animation writers); it is renamed to ``path`` on
+    success, deleted on failure (Ctrl-C included), and a failed write is a :class:`WriteError`."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX + path.suffix)
+        suffix = TEMPORARY_SUFFIX + (path.suffix if keep_suffix else "")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
         os.close(fd)
     except OSError as exc:
         raise write_error(path, exc) from None
