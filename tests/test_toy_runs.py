@@ -107,7 +107,8 @@ def test_views_are_an_observer_plugin_registered_only_for_points(tmp_path, mnist
     assert api.VIEW_FRAMES == 25
 
 
-@pytest.mark.parametrize("variant, covers", [("gan", lambda modes: modes <= 5), ("projection", lambda modes: modes == 8)])
+@pytest.mark.parametrize("variant, covers", [("gan", lambda modes: modes <= 5),
+                                             ("projection", lambda modes: modes == 8)])
 def test_the_tutorials_setting_makes_the_plain_gan_collapse_and_projection_cover_the_ring(variant, covers, tmp_path):
     """Tutorial 00's setting (seed 0): measured 3, 3, 1 modes for gan and 8, 8, 8 for projection over
     seeds 0-2. A metric that cannot tell them apart, or a change that breaks learning on points, fails
