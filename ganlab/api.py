@@ -328,14 +328,17 @@ RECIPE_FIELDS = ("variant", "steps", "batch_size", "latent_dim", "lr", "d_lr", "
 
 def recipe_names(configs: list[RunConfig]) -> list[str]:
     """A name per run for what it trained: its variant, then each setting in which the variant's runs
-    here differ (``cgan d_update=joint init=torch``); runs with one name are seeds of one recipe."""
+    here differ (``cgan d_update=joint init=torch``); runs with one name are seeds of one recipe.
+    (A plugin setting missing from an older run's config.json does not count as a difference.)"""
     recipes = [{**{field: getattr(c, field) for field in RECIPE_FIELDS}, **c.settings} for c in configs]
     names = []
     for recipe in recipes:
         same_variant = [r for r in recipes if r["variant"] == recipe["variant"]]
+        # A setting a run lacks is one its plugins did not declare yet when it was trained: it trained at
+        # that setting's default, so only the values the runs do record can make them differ.
         varying = sorted(key for key in set().union(*same_variant)
-                         if key != "variant" and len({repr(r.get(key)) for r in same_variant}) > 1)
-        names.append(" ".join([recipe["variant"], *(f"{key}={recipe.get(key)}" for key in varying)]))
+                         if key != "variant" and len({repr(r[key]) for r in same_variant if key in r}) > 1)
+        names.append(" ".join([recipe["variant"], *(f"{key}={recipe.get(key, '?')}" for key in varying)]))
     return names
 
 

@@ -93,11 +93,17 @@ def test_eval_can_measure_the_trained_generator_of_an_ema_run(tmp_path, mnist):
 
 
 def test_runs_that_differ_only_in_the_seed_are_one_recipe():
-    configs = [RunConfig(variant="cgan", seed=0), RunConfig(variant="cgan", seed=1, out="elsewhere", eval_every=7),
-               RunConfig(variant="cgan", seed=0, d_update="joint", settings={"init": "torch"}),
-               RunConfig(variant="gan", seed=2)]
-    assert api.recipe_names(configs) == ["cgan d_update=auto init=None", "cgan d_update=auto init=None",
+    keras, torch_init = {"init": "keras"}, {"init": "torch"}  # a run folder records every declared setting
+    configs = [RunConfig(variant="cgan", seed=0, settings=keras),
+               RunConfig(variant="cgan", seed=1, out="elsewhere", eval_every=7, settings=keras),
+               RunConfig(variant="cgan", seed=0, d_update="joint", settings=torch_init),
+               RunConfig(variant="gan", seed=2, settings=keras)]
+    assert api.recipe_names(configs) == ["cgan d_update=auto init=keras", "cgan d_update=auto init=keras",
                                          "cgan d_update=joint init=torch", "gan"]
+    # a run from before a plugin declared a setting is still a seed of the recipe that has it at its default
+    older = RunConfig(variant="cgan", seed=0, settings=keras)
+    newer = RunConfig(variant="cgan", seed=1, settings={**keras, "d_activation": "leaky_relu"})
+    assert api.recipe_names([older, newer]) == ["cgan", "cgan"]
 
 
 def grouped_runs(values_by_recipe):
