@@ -238,7 +238,7 @@ def _draw_band(ax, name: str, runs: list[list[dict]], metric: str, against: str,
     values = values[:, known]
     ax.fill_between(x, values.min(axis=0), values.max(axis=0), color=style["color"], alpha=0.18, linewidth=0,
                     zorder=style["zorder"] - 1)
-    ax.plot(x, values.mean(axis=0), label=f"{name} (mean of {len(runs)}, band: min–max)", alpha=0.9,
+    ax.plot(x, values.mean(axis=0), label=f"{name} ({len(runs)} seeds)", alpha=0.9,
             markersize=9 if known.sum() == 1 else 5, **style)
     return True
 
@@ -274,8 +274,8 @@ def metric_figure(curves: dict[str, list[dict]] | dict[str, list[list[dict]]], s
     for ax in axes:  # every series once, even one that has no value in the first panel
         for handle, label in zip(*ax.get_legend_handles_labels()):
             found.setdefault(label, handle)
-    # in the order of ``curves`` (a group of seeds is labelled "name (mean of n, ...)")
-    names = [label for name in curves for label in found if label == name or label.startswith(f"{name} (mean of ")]
+    # in the order of ``curves`` (a group of seeds is labelled "name (n seeds)")
+    names = [label for name in curves for label in found if label == name or label.startswith(f"{name} (")]
     fig.legend([found[name] for name in names], names, loc="upper left", ncols=min(len(names), 6),
                fontsize=TEXT["legend"], frameon=False)
     return fig
@@ -325,7 +325,9 @@ def _spread_table(metric_set, groups: dict[str, list[dict]]) -> tuple[list[str],
             others = [other for j, other in enumerate(spreads) if j != index and other is not None]
             best = summary is not None and others and all(
                 clearly_better(summary, other, metric_set.higher_is_better[key]) for other in others)
-            cells.append(describe(summary) + (" ★" if best else ""))
+            # 3 significant digits, 2 for tiny values (a class KL of 0.00085): a cell must fit its column
+            digits = 2 if summary is not None and abs(summary["mean"]) < 0.01 else 3
+            cells.append(describe(summary, digits) + (" ★" if best else ""))
         rows.append((label, cells))
     rows.append(("seeds", [", ".join(str(r["seed"]) for r in members) for members in groups.values()]))
     seconds = [spread([(r["metrics"] or {}).get("train_seconds") for r in members]) for members in groups.values()]
@@ -407,13 +409,16 @@ def report_pages(runs: list[dict]) -> tuple[str, bytes]:
     curves = {name: (rows if len(rows) > 1 else rows[0]) for name, rows in curves.items() if rows}
     labels = runs[0]["metric_set"].labels
     shown = shown_metrics(curves, labels)
-    if shown:
-        figures["Metrics against steps"] = figure_png(metric_figure(curves, shown, labels, "step"))
-        figures["Metrics against wall-clock seconds"] = figure_png(metric_figure(curves, shown, labels, "seconds"))
     seeded = any(len(members) > 1 for members in groups.values())
+    bands = " (lines: the seeds' mean; bands: their range)" if seeded else ""
+    if shown:
+        figures[f"Metrics against steps{bands}"] = figure_png(metric_figure(curves, shown, labels, "step"))
+        figures[f"Metrics against wall-clock seconds{bands}"] = figure_png(
+            metric_figure(curves, shown, labels, "seconds"))
     key = SPREAD_KEY if seeded else "★ = best of the row"
-    stacked = [figure_png(heading_figure(f"ganlab comparison: metrics on the {dataset} test split ({key})")),
-               figure_png(table_figure(columns, rows))]
+    title = f"ganlab comparison: metrics on the {dataset} test split"
+    headings = [title, SHORT_SPREAD_KEY] if seeded else [f"{title} ({key})"]  # each must fit the width
+    stacked = [figure_png(heading_figure(text)) for text in headings] + [figure_png(table_figure(columns, rows))]
     for title, png in figures.items():
         stacked += [figure_png(heading_figure(title)), png]
     return render_html(columns, rows, figures, dataset, key), stack_pngs(stacked)
@@ -432,6 +437,7 @@ def stack_pngs(pngs: list[bytes]) -> bytes:
 
 SPREAD_KEY = ("mean [min–max] over the seeds; ★ = its range beats every other column's, a rough test with "
               "few seeds")
+SHORT_SPREAD_KEY = "mean [min–max] over the seeds; ★ = its range beats every other column's"
 
 
 def render_html(columns, rows, figures: dict[str, bytes], dataset: str, key: str = "★ = best of the row") -> str:

@@ -138,7 +138,7 @@ def test_several_seeds_are_drawn_as_their_mean_with_a_min_max_band():
     ax = fig.axes[0]
     (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
     lines = {line.get_label(): line for line in ax.get_lines()}
-    mean = lines["cgan (mean of 3, band: min–max)"]
+    mean = lines["cgan (3 seeds)"]
     assert list(mean.get_ydata()) == pytest.approx([51, 52, 53])
     lows = band.get_paths()[0].vertices[:, 1]
     assert lows.min() == pytest.approx(41) and lows.max() == pytest.approx(63)
