@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ganlab.classifier import (
@@ -40,6 +40,9 @@ def load_training_script():
 @settings(max_examples=15, deadline=timedelta(seconds=5))
 @given(channels=st.sampled_from([1, 3]), height=st.integers(4, 32), width=st.integers(4, 32),
        num_classes=st.integers(1, 20), batch=st.integers(1, 4))
+@example(channels=1, height=4, width=4, num_classes=1, batch=1)  # the bounds, tried every time
+@example(channels=3, height=32, width=32, num_classes=20, batch=4)
+@example(channels=1, height=4, width=32, num_classes=2, batch=1)
 def test_features_and_logits_have_the_right_shapes_for_any_image_shape(channels, height, width, num_classes, batch):
     model = EvalCNN((channels, height, width), num_classes).eval()
     features, logits = model.features_and_logits(torch.rand(batch, channels, height, width) * 2 - 1)
@@ -52,6 +55,9 @@ def test_features_and_logits_have_the_right_shapes_for_any_image_shape(channels,
 @settings(max_examples=10, deadline=timedelta(seconds=5))
 @given(channels=st.sampled_from([1, 3]), height=st.integers(16, 40), width=st.integers(16, 40),
        num_classes=st.integers(1, 20))
+@example(channels=1, height=16, width=16, num_classes=1)  # the bounds, tried every time
+@example(channels=3, height=40, width=40, num_classes=20)
+@example(channels=1, height=16, width=40, num_classes=10)
 def test_lenet_has_the_same_outputs_for_any_image_of_16_pixels_or_more(channels, height, width, num_classes):
     model = LeNet((channels, height, width), num_classes).eval()
     features, logits = model.features_and_logits(torch.rand(2, channels, height, width) * 2 - 1)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ganlab.data.toy import make_toy_dataset, toy_modes
@@ -101,6 +101,9 @@ def test_kl_from_uniform_is_log_k_minus_the_entropy():
 @settings(deadline=2000, max_examples=40)
 @given(covered=st.sets(st.integers(0, 24), min_size=1), per_mode=st.integers(1, 30),
        jitter=st.floats(0, 2.9))
+@example(covered={0}, per_mode=1, jitter=0.0)  # the bounds, tried every time: one point exactly on a mode,
+@example(covered=set(range(25)), per_mode=30, jitter=2.9)  # every mode, each point just inside 3 sigma
+@example(covered={24}, per_mode=1, jitter=2.9)
 def test_points_within_three_sigma_of_some_modes_cover_exactly_those(covered, per_mode, jitter):
     picks = sorted(covered) * per_mode
     angle = torch.rand(len(picks), generator=torch.Generator().manual_seed(len(picks))) * 2 * math.pi

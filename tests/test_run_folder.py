@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ganlab import api
@@ -329,6 +329,12 @@ REPLACEMENTS = st.sampled_from([None, "abc", 3.5, -1, [], {}, torch.zeros(3), to
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(FIELDS), change=REPLACEMENTS)
+@example(field=("step",), change=-1)  # tried every time: impossible numbers, wrong types, missing parts
+@example(field=("step",), change=3.5)
+@example(field=("spec", "num_classes"), change=True)
+@example(field=("rng", "torch"), change=torch.zeros(3))
+@example(field=("generator",), change={})
+@example(field=("format",), change=None)
 def test_any_damaged_checkpoint_field_is_a_clean_error_when_resuming_or_sampling(field, change, good_checkpoint,
                                                                                  tmp_path_factory):
     folder, payload = good_checkpoint

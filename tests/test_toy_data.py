@@ -6,7 +6,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ganlab.data import DatasetSpec, dataset_names, load_dataset, to_unit_range
@@ -210,6 +210,8 @@ def test_points_without_labels_or_centres_are_one_class_and_get_a_held_out_test_
 
 @settings(deadline=2000, max_examples=25)
 @given(n=st.integers(1, 60), dim=st.integers(1, 4), classes=st.integers(1, 6), seed=st.integers(0, 2**16))
+@example(n=1, dim=1, classes=1, seed=0)  # the bounds, tried every time
+@example(n=60, dim=4, classes=6, seed=2**16)
 def test_any_valid_points_file_loads_unchanged(tmp_path_factory, n, dim, classes, seed):
     rng = np.random.default_rng(seed)
     x, y = rng.uniform(-1, 1, (n, dim)).astype(np.float32), rng.integers(0, classes, n)
