@@ -30,6 +30,7 @@ from torch import nn
 
 from ganlab.data import load_dataset
 from ganlab.mode_metrics import evaluate_modes
+from ganlab_plugins.gan import init_weights
 
 
 class Generator(nn.Module):
@@ -81,15 +82,6 @@ class Discriminator(nn.Module):
         return logits
 
 
-def keras_init(module: nn.Module) -> None:
-    for layer in module.modules():
-        if isinstance(layer, nn.Linear):
-            nn.init.xavier_uniform_(layer.weight)
-            nn.init.zeros_(layer.bias)
-        elif isinstance(layer, nn.Embedding):
-            nn.init.uniform_(layer.weight, -0.05, 0.05)
-
-
 def run(args, seed: int) -> dict:
     torch.manual_seed(seed)
     data = load_dataset(args.dataset, seed=seed, n_test=0, sigma=args.sigma)
@@ -97,7 +89,7 @@ def run(args, seed: int) -> dict:
     k = data.spec.num_classes
     G = Generator(args.latent_dim, args.g_width, k, args.conditional, args.depth, args.g_conditioning)
     D = Discriminator(args.d_width, k, args.conditional, args.dropout, args.depth, args.conditioning)
-    keras_init(G), keras_init(D)
+    init_weights(G, "keras"), init_weights(D, "keras")  # the gan plugin's initialiser
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr_g, betas=(0.5, 0.999), fused=True)  # as ganlab
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr_d, betas=(0.5, 0.999), fused=True)
 

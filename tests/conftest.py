@@ -1,8 +1,11 @@
 """Shared fixtures. Real MNIST comes from the ganlab cache (acquired once, like a user's first run)."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import struct
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -75,3 +78,14 @@ def random_dataset(shape=(1, 28, 28), num_classes=10, n=256, seed=0) -> Dataset:
                    rng.integers(0, num_classes, n).astype(np.int64),
                    rng.integers(0, 256, (n // 4, *shape), dtype=np.uint8),
                    rng.integers(0, num_classes, n // 4).astype(np.int64))
+
+
+SCRIPTS = Path(__file__).parents[1] / "scripts"
+
+
+def load_script(name: str) -> ModuleType:
+    """A script of ``scripts/`` (not a package) imported as a module, so tests can call its functions."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

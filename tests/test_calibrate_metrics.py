@@ -1,22 +1,13 @@
 """scripts/calibrate_metrics.py on a small scale: every source measured by both classifiers."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-SCRIPT = Path(__file__).parents[1] / "scripts" / "calibrate_metrics.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("calibrate_metrics", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_script
 
 
 def test_calibration_measures_every_source_and_writes_json(tmp_path, capsys, mnist):
-    script = load_script()
+    script = load_script("calibrate_metrics")
     out = tmp_path / "calibration.json"
     script.main(["--n", "60", "--steps", "2", "--runs-dir", str(tmp_path / "runs"), "--out", str(out)])
     results = json.loads(out.read_text())["results"]

@@ -1,10 +1,8 @@
 """The evaluation classifiers: their shapes, their shipped weights and records, and their training script."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import torch
@@ -25,16 +23,11 @@ from ganlab.classifier import (
 from ganlab.data import to_unit_range
 from ganlab.errors import CheckpointError
 
-from conftest import random_dataset
-
-SCRIPT = Path(__file__).parents[1] / "scripts" / "train_classifier.py"
+from conftest import load_script, random_dataset
 
 
 def load_training_script():
-    spec = importlib.util.spec_from_file_location("train_classifier", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_classifier")
 
 
 @settings(max_examples=15, deadline=timedelta(seconds=5))

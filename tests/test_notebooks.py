@@ -6,11 +6,12 @@ format tests run everywhere. Running a notebook needs nbclient and ipykernel (``
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "tutorials"
@@ -19,14 +20,7 @@ EXECUTED_NOTEBOOK = "02_a_plain_gan.ipynb"
 EXECUTED_FIGURES = ["progress.png", "losses_and_accuracy.png", "new_samples.png", "run/final_grid.png"]
 
 
-def load_converter():
-    spec = importlib.util.spec_from_file_location("make_notebooks", ROOT / "scripts" / "make_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_notebooks = load_converter()
+make_notebooks = load_script("make_notebooks")
 
 
 def notebooks() -> list[Path]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import zipfile
 import zlib
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -28,26 +29,17 @@ def read_npz(path: str | os.PathLike | BinaryIO, require_test: bool = True,
     """
     source = source or str(path)
     wanted = SPLITS if require_test else SPLITS[:2]
-    try:
-        f = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{source} does not exist. Check the path given with --data.") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise _unreadable(source, f"{type(e).__name__}: {e}") from e
-    if not isinstance(f, np.lib.npyio.NpzFile):
-        raise _unreadable(source, "it holds a single array, not named arrays")
-    with f:
-        missing = [k for k in wanted if k not in f.files]
+
+    def check_names(names: list[str]) -> None:
+        missing = [k for k in wanted if k not in names]
         if missing:
             raise DataError(
                 f"{source} lacks the arrays {', '.join(missing)} (it has: "
-                f"{', '.join(f.files) or 'none'}). A Keras-format dataset file holds uint8 "
+                f"{', '.join(names) or 'none'}). A Keras-format dataset file holds uint8 "
                 "images x_train, x_test and integer labels y_train, y_test; save one with "
                 "np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...).")
-        try:
-            arrays = {k: f[k] for k in (*SPLITS, "class_names") if k in f.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-            raise _unreadable(source, f"{type(e).__name__}: {e}") from e
+
+    arrays = read_arrays(path, source, (*SPLITS, "class_names"), check_names)
     for split in ("train", "test"):
         if f"x_{split}" in arrays and f"y_{split}" not in arrays:
             raise DataError(f"{source} has x_{split} but no y_{split}; save the labels with the images.")
@@ -70,6 +62,30 @@ def load_npz(path: str | os.PathLike | None = None, test_fraction: float = 0.1) 
     if names is not None:
         names = tuple(str(n) for n in np.asarray(names).ravel())
     return make_dataset(arrays, "npz", str(path), names)
+
+
+def read_arrays(path: str | os.PathLike | BinaryIO, source: str, keys: tuple[str, ...],
+                check_names: Callable[[list[str]], None]) -> dict[str, np.ndarray]:
+    """The arrays among ``keys`` that an ``.npz`` holds, opened without pickle (unpickling runs code).
+
+    ``check_names`` sees the file's array names first and raises a :class:`DataError` for a file that
+    lacks what its reader needs. A missing, truncated or corrupt file, or a plain ``.npy``, is a
+    DataError too. Shared by the image (:func:`read_npz`) and the point files (``ganlab.data.points``).
+    """
+    try:
+        f = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{source} does not exist. Check the path given with --data.") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise _unreadable(source, f"{type(e).__name__}: {e}") from e
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise _unreadable(source, "it holds a single array, not named arrays")
+    with f:
+        check_names(list(f.files))
+        try:
+            return {k: f[k] for k in keys if k in f.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            raise _unreadable(source, f"{type(e).__name__}: {e}") from e
 
 
 def _unreadable(source: str, why: str) -> DataError:

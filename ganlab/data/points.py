@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import os
 import sys
-import zipfile
-import zlib
 
 import numpy as np
 
 from ganlab.data import Dataset, DatasetSpec, Modes
 from ganlab.data.arrays import MAX_CLASSES, check_labels
+from ganlab.data.npz import read_arrays
 from ganlab.errors import DataError
 
 POINT_ARRAYS = ("x_train", "y_train", "x_test", "y_test", "centres", "sigma")
@@ -56,25 +55,16 @@ def load_points(path: str | os.PathLike | None = None, test_fraction: float = 0.
 def read_point_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The arrays of a points ``.npz`` (opened without pickle: unpickling runs code), keys checked."""
     source = str(path)
-    try:
-        f = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{source} does not exist. Check the path given with --data.") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise _unreadable(source, f"{type(e).__name__}: {e}") from e
-    if not isinstance(f, np.lib.npyio.NpzFile):
-        raise _unreadable(source, "it holds a single array, not named arrays")
-    with f:
-        if "x_train" not in f.files:
+
+    def check_names(names: list[str]) -> None:
+        if "x_train" not in names:
             raise DataError(
-                f"{source} has no x_train array (it has: {', '.join(f.files) or 'none'}). A points "
+                f"{source} has no x_train array (it has: {', '.join(names) or 'none'}). A points "
                 "file holds x_train, an (N, D) float array in [-1, 1]; save one with "
                 "np.savez(path, x_train=points) and, optionally, y_train=labels, x_test=..., "
                 "y_test=..., centres=..., sigma=...")
-        try:
-            arrays = {k: f[k] for k in POINT_ARRAYS if k in f.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-            raise _unreadable(source, f"{type(e).__name__}: {e}") from e
+
+    arrays = read_arrays(path, source, POINT_ARRAYS, check_names)
     if "y_test" in arrays and "x_test" not in arrays:
         raise DataError(f"{source} has y_test but no x_test; save the test points with their labels.")
     if ("y_train" in arrays) != ("y_test" in arrays) and "x_test" in arrays:
@@ -194,7 +184,3 @@ def check_point_labels(y: np.ndarray, x: np.ndarray, source: str, split: str) ->
     if len(y) and y.min() < 0:
         raise DataError(f"{where} has a negative label ({y.min()}); labels must be 0, 1, 2, ...")
 
-
-def _unreadable(source: str, why: str) -> DataError:
-    return DataError(f"{source} is not a readable .npz file ({why}). It is truncated, corrupt or of "
-                     "another format; save it again with np.savez.")

@@ -11,7 +11,7 @@ from pathlib import Path
 from attack.folders import folder_problems, npz_arrays, run_state, state_differences
 from attack.lab import RESUME_TO, SIGNAL_RUN, Case, Lab
 from attack.processes import Proc
-from attack.verdicts import Outcome, judge, message_of, misleading, suggested_commands, traceback_line
+from attack.verdicts import Outcome, judge, message_of, misleading, suggested_commands, traceback_or_problem
 
 
 def printed_command(out: str) -> str | None:
@@ -81,11 +81,9 @@ def after_a_stop(kind: str, first: Proc, procs: list[Proc], wrong: list[str], pr
                  when: str) -> Outcome:
     """The verdict on a run stopped by a signal or a full disk and then continued as its messages say."""
     everything = [first, *procs]
-    for proc in everything:
-        if proc.traceback:
-            return Outcome("traceback", traceback_line(proc.out), everything)
-    if problems:
-        return Outcome("silent-problem", "; ".join(problems), everything)
+    worst = traceback_or_problem(everything, problems)
+    if worst:
+        return worst
     if first.code not in EXPECTED_EXIT[kind]:
         wrong.append(f"exit {first.code} after {kind}")
     if wrong:

@@ -142,6 +142,17 @@ class Outcome:
     procs: list[Proc] = field(default_factory=list)
 
 
+def traceback_or_problem(procs: list[Proc], problems: list[str] | tuple) -> Outcome | None:
+    """The first two verdicts of every case, in their order: a traceback in any of its processes, then
+    what the case's own checks found wrong (a silent problem); None when neither."""
+    for proc in procs:
+        if proc.traceback:
+            return Outcome("traceback", traceback_line(proc.out), procs)
+    if problems:
+        return Outcome("silent-problem", "; ".join(problems), procs)
+    return None
+
+
 def judge(proc: Proc, expect: str = "error", problems: list[str] | tuple = (), *, command: str = "run",
           folder: Path | None = None, plugin: bool = False, mention: tuple[str, ...] = (),
           stop_ok: bool = False, extra: list[Proc] | tuple = ()) -> Outcome:
@@ -152,11 +163,9 @@ def judge(proc: Proc, expect: str = "error", problems: list[str] | tuple = (), *
     :param stop_ok: the harness stopped a legitimately long command with SIGINT; a clean stop is ok.
     """
     procs = [proc, *extra]
-    for p in procs:
-        if p.traceback:
-            return Outcome("traceback", traceback_line(p.out), procs)
-    if problems:
-        return Outcome("silent-problem", "; ".join(problems), procs)
+    worst = traceback_or_problem(procs, problems)
+    if worst:
+        return worst
     if proc.code < 0:
         why = " (it did not stop on SIGINT)" if proc.timed_out else ""
         return Outcome("silent-problem", f"killed by {signal.Signals(-proc.code).name} without a message{why}", procs)
