@@ -20,14 +20,9 @@ from matplotlib.figure import Figure  # a Figure without pyplot: no GUI, no glob
 from matplotlib.image import imread, imsave
 from matplotlib.ticker import MaxNLocator
 
+from ganlab.evaluation import MetricSet
 from ganlab.files import atomic_save
-from ganlab.metrics import HIGHER_IS_BETTER
-from ganlab.mode_metrics import MODE_HIGHER_IS_BETTER
 from ganlab.spread import clearly_better, describe, spread
-
-# Which way is better for every metric a curve may show: images' and 2-D points' (they agree where
-# both have a key, such as conditional_accuracy).
-BETTER_DIRECTION = {**HIGHER_IS_BETTER, **MODE_HIGHER_IS_BETTER}
 
 DPI = 100  # every figure here is saved at this resolution
 TEXT = {"heading": 16, "title": 13, "label": 11, "tick": 10, "legend": 10, "note": 10}
@@ -180,19 +175,19 @@ def losses_figure(runs: list[dict]) -> Figure:
 # --------------------------------------------------------------------------------------------------
 # Metric curves
 # --------------------------------------------------------------------------------------------------
-def save_metric_curves(curves: dict[str, list[dict]], path, labels: dict[str, str], against: str = "step") -> None:
-    """One panel per metric, one line per run, against ``step`` or wall-clock ``seconds``."""
-    shown = shown_metrics(curves, labels)
+def save_metric_curves(curves: dict[str, list[dict]], path, metrics: MetricSet, against: str = "step") -> None:
+    """One panel per metric of ``metrics.curves``, one line per run, against ``step`` or wall-clock ``seconds``."""
+    shown = shown_metrics(curves, metrics.curves)
     if not shown:
         return
-    fig = metric_figure(curves, shown, labels, against)
+    fig = metric_figure(curves, shown, metrics, against)
     save_png(fig, path)
 
 
-def shown_metrics(curves: dict[str, list[dict]] | dict[str, list[list[dict]]], labels: dict[str, str]) -> list[str]:
-    """The metrics (keys of ``labels``) that at least one run's curve has a value for."""
+def shown_metrics(curves: dict[str, list[dict]] | dict[str, list[list[dict]]], keys) -> list[str]:
+    """The metrics among ``keys`` (in their order) that at least one run's curve has a value for."""
     every_run = [run for rows in curves.values() for run in (rows if rows and isinstance(rows[0], list) else [rows])]
-    return [m for m in labels if any(np.isfinite(as_array(rows, m)).any() for rows in every_run)]
+    return [m for m in keys if any(np.isfinite(as_array(rows, m)).any() for rows in every_run)]
 
 
 def as_array(rows: list[dict], key: str) -> np.ndarray:
@@ -243,9 +238,9 @@ def _draw_band(ax, name: str, runs: list[list[dict]], metric: str, against: str,
     return True
 
 
-def style_metric_axes(ax, metric: str, label: str, against: str, missing: list[str]) -> None:
+def style_metric_axes(ax, metric: str, label: str, higher_is_better: bool, against: str, missing: list[str]) -> None:
     """Title with the better direction, axes from 0 (fractions up to 1), and who has no value."""
-    better = "higher is better" if BETTER_DIRECTION.get(metric, True) else "lower is better"
+    better = "higher is better" if higher_is_better else "lower is better"
     style_axes(ax, f"{label}\n({better})", xlabel="wall-clock seconds" if against == "seconds" else "step")
     ax.set_xlim(left=0)
     ax.xaxis.set_major_locator(MaxNLocator(5))
@@ -262,14 +257,15 @@ def style_metric_axes(ax, metric: str, label: str, against: str, missing: list[s
 
 
 def metric_figure(curves: dict[str, list[dict]] | dict[str, list[list[dict]]], shown: list[str],
-                  labels: dict[str, str], against: str) -> Figure:
-    """A panel per metric in ``shown``, a series per entry of ``curves`` (a run's rows, or several
-    seeds' rows: see :func:`draw_metric_series`; same style in every panel), and one legend."""
+                  metrics: MetricSet, against: str) -> Figure:
+    """A panel per metric in ``shown`` (named and directed by ``metrics``), a series per entry of
+    ``curves`` (a run's rows, or several seeds' rows: see :func:`draw_metric_series`; same style in
+    every panel), and one legend."""
     fig, axes = panel_grid(len(shown), panel_height=3.4, top=0.4)
     for ax, metric in zip(axes, shown):
         missing = [name for index, (name, rows) in enumerate(curves.items())
                    if not draw_metric_series(ax, name, rows, metric, against, series_style(index))]
-        style_metric_axes(ax, metric, labels[metric], against, missing)
+        style_metric_axes(ax, metric, metrics.labels[metric], metrics.higher_is_better[metric], against, missing)
     found = {}
     for ax in axes:  # every series once, even one that has no value in the first panel
         for handle, label in zip(*ax.get_legend_handles_labels()):
@@ -407,14 +403,14 @@ def report_pages(runs: list[dict]) -> tuple[str, bytes]:
     groups = recipe_groups(runs)
     curves = {name: [r["curve"] for r in members if r["curve"]] for name, members in groups.items()}
     curves = {name: (rows if len(rows) > 1 else rows[0]) for name, rows in curves.items() if rows}
-    labels = runs[0]["metric_set"].labels
-    shown = shown_metrics(curves, labels)
+    metrics = runs[0]["metric_set"]
+    shown = shown_metrics(curves, list(metrics.labels))
     seeded = any(len(members) > 1 for members in groups.values())
     bands = " (lines: the seeds' mean; bands: their range)" if seeded else ""
     if shown:
-        figures[f"Metrics against steps{bands}"] = figure_png(metric_figure(curves, shown, labels, "step"))
+        figures[f"Metrics against steps{bands}"] = figure_png(metric_figure(curves, shown, metrics, "step"))
         figures[f"Metrics against wall-clock seconds{bands}"] = figure_png(
-            metric_figure(curves, shown, labels, "seconds"))
+            metric_figure(curves, shown, metrics, "seconds"))
     key = SPREAD_KEY if seeded else "★ = best of the row"
     title = f"ganlab comparison: metrics on the {dataset} test split"
     headings = [title, SHORT_SPREAD_KEY] if seeded else [f"{title} ({key})"]  # each must fit the width

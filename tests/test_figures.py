@@ -15,7 +15,7 @@ from matplotlib.text import Text
 from ganlab import figures
 from ganlab.data import DatasetSpec
 from ganlab.evaluation import metric_set
-from ganlab.metrics import CURVE_METRICS, metric_labels
+from ganlab.metrics import CURVE_METRICS
 from ganlab.sampling import save_grid
 
 SMALLEST_POINTS = 9  # at figures.DPI = 100, 9-point text is 12.5 pixels tall
@@ -76,7 +76,7 @@ def test_a_loss_curve_of_one_step_is_drawn_as_markers():
 
 
 def test_a_metric_with_one_evaluation_is_drawn_as_a_large_marker():
-    fig = figures.metric_figure({"cgan": curve([100])}, ["fd"], metric_labels("mnist"), "step")
+    fig = figures.metric_figure({"cgan": curve([100])}, ["fd"], metric_set(MNIST_SPEC), "step")
     (line,) = fig.axes[0].get_lines()
     assert line.get_marker() not in (None, "None", "") and line.get_markersize() >= 8
 
@@ -102,7 +102,7 @@ def test_a_few_spikes_do_not_set_the_loss_axis():
 
 def test_every_run_appears_once_in_the_metric_legend_in_order_and_a_missing_metric_is_named():
     curves = {"gan": curve([50, 100], conditional=False), "cgan": curve([50, 100])}
-    fig = figures.metric_figure(curves, list(CURVE_METRICS), metric_labels("mnist"), "step")
+    fig = figures.metric_figure(curves, list(CURVE_METRICS), metric_set(MNIST_SPEC), "step")
     (legend,) = fig.legends
     assert [t.get_text() for t in legend.get_texts()] == ["gan", "cgan"]
     accuracy_panel = fig.axes[0]
@@ -119,7 +119,7 @@ def test_runs_with_identical_values_stay_visible_as_nested_lines():
 
 @pytest.mark.parametrize("make", [
     lambda tmp_path: figures.metric_figure({"a": curve([1, 2]), "b": curve([1, 2])}, list(CURVE_METRICS),
-                                           metric_labels("mnist"), "seconds"),
+                                           metric_set(MNIST_SPEC), "seconds"),
     lambda tmp_path: figures.losses_figure([{"name": "a", "losses": bce_like(50)},
                                             {"name": "b", "losses": wgan_like(50)}]),
     lambda tmp_path: figures.table_figure(*figures.metrics_table(runs_for_report(tmp_path, {"a": [], "b": []}))),

@@ -130,11 +130,13 @@ def test_the_report_table_shows_each_recipes_spread_and_stars_only_a_clear_winne
 def test_several_seeds_are_drawn_as_their_mean_with_a_min_max_band():
     from matplotlib.collections import PolyCollection
 
+    from ganlab.data import DatasetSpec
+    from ganlab.evaluation import metric_set
     from ganlab.figures import metric_figure
-    from ganlab.metrics import metric_labels
 
     seeds = [[{"step": s, "seconds": s / 10, "fd": value + s / 100} for s in (100, 200, 300)] for value in (40, 50, 60)]
-    fig = metric_figure({"cgan": seeds, "gan": seeds[0]}, ["fd"], metric_labels("mnist"), "step")
+    fig = metric_figure({"cgan": seeds, "gan": seeds[0]}, ["fd"],
+                        metric_set(DatasetSpec("mnist", (1, 28, 28), 10, tuple("0123456789"))), "step")
     ax = fig.axes[0]
     (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
     lines = {line.get_label(): line for line in ax.get_lines()}

@@ -68,7 +68,6 @@ class Evaluator:
                               **{k: metrics.get(k) for k in self.metrics.curves}})
             if run.folder:
                 run.folder.write_metric_curve(self.rows, self.metrics.curves)
-                save_metric_curves({run.config.variant: self.rows}, run.folder.metrics_curve_file,
-                                   {k: self.metrics.labels[k] for k in self.metrics.curves})
+                save_metric_curves({run.config.variant: self.rows}, run.folder.metrics_curve_file, self.metrics)
         self.announce(run, run.step, metrics)
         return metrics
